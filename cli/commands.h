@@ -1,0 +1,9 @@
+/* One function per tkvm command, each in its own file (cli/<name>.c). */
+#ifndef TKVM_CLI_COMMANDS_H
+#define TKVM_CLI_COMMANDS_H
+
+#define TKVM_VERSION "0.1.0"
+
+int command_run(int argc, char **argv);
+int command_doctor(int argc, char **argv);
+#endif

@@ -1,0 +1,61 @@
+/* tkvm: dispatches `tkvm COMMAND ...` to cli/COMMAND.c, like git builtins. */
+#include "cli/commands.h"
+#include "cli/terminal.h"
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"run", command_run, "boot a program in the KVM sandbox and send it one request"},
+	{"doctor", command_doctor, "check KVM access, the platform (PVM/VMX/SVM), CPU features and tools"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tkvm [--version] [--help] COMMAND [ARGS]\n"
+		"\n"
+		"tkvm runs TinyKVM programs (static x86-64 Linux executables that answer HTTP\n"
+		"requests) in the same KVM sandbox as the Varnish TinyKVM VMOD.\n"
+		"\n"
+		"commands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nRun 'tkvm COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+		if (argc > 2 && strcmp(name, "help") == 0) {
+			for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+				if (!strcmp(commands[i].name, argv[2])) {
+					char *help_argv[] = {argv[2], "--help", NULL};
+					return commands[i].run(2, help_argv);
+				}
+			}
+		}
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+		printf("tkvm %s\n", TKVM_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(commands[i].name, name))
+			return commands[i].run(argc - 1, argv + 1);
+	cli_error("'%s' is not a tkvm command", name);
+	cli_hint("run 'tkvm --help' for the list of commands");
+	return EXIT_USAGE;
+}

@@ -1,0 +1,257 @@
+/* tkvm run: boot a program in the KVM sandbox, send it one request, print
+ * the response (curl-like: -i for headers, -o for a file). Exit status 0
+ * for 2xx/3xx, 1 otherwise, 2 for usage errors. */
+#include "cli/commands.h"
+#include "cli/program_options.h"
+#include "cli/run_report.h"
+#include "cli/terminal.h"
+#include "runner/tkvm.h"
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RUN_MAX_HEADERS TKVM_MAX_REQUEST_HEADERS
+
+struct run_options {
+	bool include_headers, verbose, strace, show_output, json;
+	const char *output_path;
+	const char *data;
+	const char *arg;
+	const char *headers[RUN_MAX_HEADERS];
+	size_t header_count;
+};
+
+static void run_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tkvm run [options] PROGRAM [METHOD] URL\n"
+		"\n"
+		"Boots PROGRAM (a static x86-64 ELF) in the KVM sandbox until it calls\n"
+		"wait_for_requests, sends it one request and prints the response body.\n"
+		"METHOD defaults to GET (POST with --data). A query string in URL becomes\n"
+		"the request's arg unless --arg is given.\n"
+		"\n"
+		"request:\n"
+		"  -d, --data DATA          request body; @FILE reads a file, @- standard input\n"
+		"  -H, --header 'N: V'      request header (repeatable, at most 64)\n"
+		"      --arg ARG            the request's arg (what X-Arg carries in tkvm serve)\n"
+		"\n"
+		"output:\n"
+		"  -i, --include            print the status line and headers before the body\n"
+		"  -o, --output FILE        write the body to FILE\n"
+		"      --json               print the response and statistics as JSON\n"
+		"  -v, --verbose            boot and request times, exits, syscalls; the program's output\n"
+		"      --strace             print every emulated syscall and host call\n"
+		"      --stdout             show what the program writes to stdout/stderr\n"
+		"\n");
+	program_options_help(out);
+	fprintf(out,
+		"\n"
+		"examples:\n"
+		"  tkvm run ./hello GET /hello\n"
+		"  tkvm run -i ./api POST /x --data @in.json -H 'Content-Type: application/json'\n"
+		"  tkvm run ./img GET / --arg '{\"q\":1}' -o out.bin\n"
+		"\n"
+		"exit status: 0 for a 2xx/3xx response, 1 otherwise, 2 for usage errors.\n");
+}
+
+static bool is_method(const char *s)
+{
+	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "PURGE"};
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (strcmp(s, methods[i]) == 0)
+			return true;
+	return false;
+}
+
+struct output_context {
+	bool show;
+};
+
+static void on_output(void *context, int fd, const char *data, size_t length)
+{
+	struct output_context *c = context;
+	if (c->show)
+		fwrite(data, 1, length, stderr);
+}
+
+static void on_log(void *context, const char *data, size_t length)
+{
+	fprintf(stderr, "%slog:%s %.*s%s", term_style(stderr, STYLE_DIM), term_style(stderr, STYLE_RESET), (int)length, data,
+		length && data[length - 1] == '\n' ? "" : "\n");
+}
+
+static void on_trace(void *context, const char *line)
+{
+	fprintf(stderr, "%s%s%s\n", term_style(stderr, STYLE_DIM), line, term_style(stderr, STYLE_RESET));
+}
+
+static int load_body(const char *data, uint8_t **body, size_t *length)
+{
+	if (data[0] == '@')
+		return read_whole_file(data + 1, body, length);
+	*length = strlen(data);
+	*body = (uint8_t *)strdup(data);
+	return *body ? 0 : -1;
+}
+
+static const char *find_header(const struct run_options *o, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < o->header_count; i++)
+		if (strncasecmp(o->headers[i], name, n) == 0 && o->headers[i][n] == ':') {
+			const char *v = o->headers[i] + n + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			return v;
+		}
+	return NULL;
+}
+
+int command_run(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"include", no_argument, NULL, 'i'},
+		{"output", required_argument, NULL, 'o'},
+		{"data", required_argument, NULL, 'd'},
+		{"header", required_argument, NULL, 'H'},
+		{"arg", required_argument, NULL, 'A'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"strace", no_argument, NULL, 'S'},
+		{"stdout", no_argument, NULL, 'O'},
+		{"json", no_argument, NULL, 'J'},
+		PROGRAM_LONG_OPTIONS,
+		{NULL, 0, NULL, 0},
+	};
+	struct run_options o = {0};
+	struct program_options p;
+	program_options_init(&p);
+	int status = EXIT_USAGE, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hio:d:H:vc:", long_options, NULL)) != -1) {
+		int taken = program_options_take(&p, c, optarg);
+		if (taken < 0)
+			goto out;
+		if (taken)
+			continue;
+		switch (c) {
+		case 'h': run_usage(stdout); status = EXIT_OK; goto out;
+		case 'i': o.include_headers = true; break;
+		case 'o': o.output_path = optarg; break;
+		case 'd': o.data = optarg; break;
+		case 'A': o.arg = optarg; break;
+		case 'v': o.verbose = true; break;
+		case 'S': o.strace = true; break;
+		case 'O': o.show_output = true; break;
+		case 'J': o.json = true; break;
+		case 'H':
+			if (o.header_count == RUN_MAX_HEADERS) {
+				cli_error("too many -H headers (at most %d)", RUN_MAX_HEADERS);
+				goto out;
+			}
+			if (!strchr(optarg, ':')) {
+				cli_error("header '%s' has no colon (use -H 'Name: value')", optarg);
+				goto out;
+			}
+			o.headers[o.header_count++] = optarg;
+			break;
+		default:
+			cli_hint("run 'tkvm run --help' for the options");
+			goto out;
+		}
+	}
+	int positional = argc - optind;
+	const char *program_path = NULL, *method = NULL, *url = NULL;
+	if (positional == 3) {
+		program_path = argv[optind], method = argv[optind + 1], url = argv[optind + 2];
+	} else if (positional == 2 && !is_method(argv[optind])) {
+		program_path = argv[optind], url = argv[optind + 1];
+	} else if (positional == 1 && argv[optind][0] != '/') {
+		program_path = argv[optind], url = "/";
+	} else {
+		cli_error(positional == 0 ? "no program given" : "expected PROGRAM [METHOD] URL");
+		cli_hint("tkvm run ./hello GET /hello   (see 'tkvm run --help')");
+		goto out;
+	}
+	if (!method)
+		method = o.data ? "POST" : "GET";
+	if (!is_method(method)) {
+		cli_error("'%s' is not an HTTP method", method);
+		goto out;
+	}
+	if (url[0] != '/') {
+		cli_error("URL '%s' must start with '/'", url);
+		goto out;
+	}
+	status = EXIT_FAILURE_CODE;
+	if (program_options_finish(&p, program_path) < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (o.strace)
+		p.settings.verbose_syscalls = true;
+
+	uint8_t *elf = NULL, *body = NULL;
+	size_t elf_size = 0, body_length = 0;
+	if (read_whole_file(program_path, &elf, &elf_size) < 0)
+		goto out;
+	if (o.data && load_body(o.data, &body, &body_length) < 0) {
+		free(elf);
+		goto out;
+	}
+	/* The URL's query string is the arg, as the VMOD passes it. */
+	char *path = strdup(url);
+	char *query = strchr(path, '?');
+	if (query)
+		*query++ = 0;
+	const char *arg = o.arg ? o.arg : query ? query : "";
+	const char *content_type = find_header(&o, "Content-Type");
+	if (!content_type)
+		content_type = o.data ? "application/octet-stream" : "";
+
+	struct output_context output = {o.verbose || o.show_output || p.settings.stdout_enabled};
+	struct tkvm_hooks hooks = {
+		.context = &output,
+		.output = on_output,
+		.log = on_log,
+		.trace = on_trace,
+		.trace_enabled = o.strace || p.settings.verbose_syscalls,
+	};
+	struct tkvm_error err = {0};
+	struct tkvm_program *program = NULL;
+	if (tkvm_program_boot(&p.settings, elf, elf_size, &hooks, &program, &err) < 0) {
+		cli_error("%s: %s", p.settings.name, err.message);
+		if (strstr(err.message, "dynamic executables"))
+			cli_hint("rebuild with: gcc -static (or -static-pie) ...");
+		goto free_inputs;
+	}
+	struct tkvm_header headers[RUN_MAX_HEADERS];
+	for (size_t i = 0; i < o.header_count; i++)
+		headers[i] = (struct tkvm_header){o.headers[i], strlen(o.headers[i])};
+	struct tkvm_request_input input = {
+		.method = method, .url = path, .arg = arg, .content_type = content_type,
+		.headers = headers, .header_count = o.header_count, .body = body, .body_length = body_length,
+	};
+	struct tkvm_response response;
+	if (tkvm_request_run(program, &input, &response, &err) < 0) {
+		cli_error("%s: %s", p.settings.name, err.message);
+		tkvm_program_destroy(program);
+		goto free_inputs;
+	}
+	status = run_report(&response, tkvm_program_stats(program), &(struct run_report_options){
+		.include_headers = o.include_headers, .verbose = o.verbose, .json = o.json,
+		.output_path = o.output_path, .program_name = p.settings.name});
+	tkvm_response_free(&response);
+	tkvm_program_destroy(program);
+free_inputs:
+	free(path);
+	free(elf);
+	free(body);
+out:
+	program_options_free(&p);
+	return status;
+}

@@ -1,0 +1,48 @@
+/* Guest RAM: one memfd mapped into the host and given to KVM as one slot.
+ * A memfd (rather than anonymous memory) is what lets request VMs map the
+ * template privately later. Every guest pointer is checked here before the
+ * host touches it. */
+#ifndef TKVM_RUNNER_GUEST_MEMORY_H
+#define TKVM_RUNNER_GUEST_MEMORY_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "runner/error.h"
+
+struct guest_memory {
+	int memfd;
+	uint8_t *host;  /* host address of guest physical 0 */
+	uint64_t size;  /* bytes, multiple of 2 MiB */
+	bool shared;    /* MAP_SHARED of the memfd (template); false = private copy-on-write */
+};
+
+int guest_memory_create(struct guest_memory *memory, uint64_t size, const char *name, struct tkvm_error *err);
+void guest_memory_destroy(struct guest_memory *memory);
+
+/* Host pointer for [address, address + length) of user memory, or NULL when
+ * any byte is outside it (including the low system area) or the range wraps. */
+static inline void *guest_memory_user_range(const struct guest_memory *memory, uint64_t address, uint64_t length)
+{
+	extern const uint64_t guest_memory_user_start;
+	if (address < guest_memory_user_start || address > memory->size || length > memory->size - address)
+		return NULL;
+	return memory->host + address;
+}
+
+/* Host pointer for any guest range inside RAM (system area included). */
+static inline void *guest_memory_range(const struct guest_memory *memory, uint64_t address, uint64_t length)
+{
+	if (address > memory->size || length > memory->size - address)
+		return NULL;
+	return memory->host + address;
+}
+
+/* A NUL-terminated string in user memory of at most max_length bytes
+ * (terminator excluded): returns the host pointer and sets *length, or NULL
+ * when it is not inside memory or not terminated in time. */
+const char *guest_memory_string(const struct guest_memory *memory, uint64_t address, size_t max_length, size_t *length);
+
+/* Makes [address, address + length) read as zero again and gives the host
+ * memory back where the mapping allows it. Page-aligned ranges only. */
+void guest_memory_discard(struct guest_memory *memory, uint64_t address, uint64_t length);
+#endif

@@ -1,0 +1,203 @@
+/* vCPU creation, KVM_RUN and time limits (see vcpu.h). */
+#include "runner/vcpu.h"
+#include "runner/cpu_tables.h"
+#include "runner/layout.h"
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MSR_STAR 0xC0000081u
+#define MSR_LSTAR 0xC0000082u
+#define MSR_CSTAR 0xC0000083u
+#define MSR_SYSCALL_MASK 0xC0000084u
+#define MSR_KERNEL_GS_BASE 0xC0000102u
+/* RFLAGS bits cleared on syscall entry: TF, IF, DF, IOPL, NT, AC. */
+#define SYSCALL_FLAG_MASK 0x47700ull
+
+static __thread struct vcpu *running_vcpu;
+
+static void timer_signal_handler(int signo, siginfo_t *info, void *context)
+{
+	(void)signo, (void)context;
+	struct vcpu *vcpu = info->si_value.sival_ptr;
+	/* Only the thread running this vCPU receives the signal; the value
+	 * check guards against a stale signal from a destroyed vCPU. */
+	if (vcpu && vcpu == running_vcpu) {
+		vcpu->timer_fired = 1;
+		vcpu->run->immediate_exit = 1;
+	}
+}
+
+static int timer_signal(void) { return SIGRTMIN + 4; }
+
+static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
+static void install_handler(void)
+{
+	struct sigaction action;
+	memset(&action, 0, sizeof action);
+	action.sa_sigaction = timer_signal_handler;
+	action.sa_flags = SA_SIGINFO; /* no SA_RESTART: KVM_RUN must return */
+	sigemptyset(&action.sa_mask);
+	sigaction(timer_signal(), &action, NULL);
+}
+
+int vcpu_set_msr(struct vcpu *vcpu, uint32_t index, uint64_t value)
+{
+	struct {
+		struct kvm_msrs header;
+		struct kvm_msr_entry entry;
+	} msrs;
+	memset(&msrs, 0, sizeof msrs);
+	msrs.header.nmsrs = 1;
+	msrs.entry.index = index;
+	msrs.entry.data = value;
+	return ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) == 1 ? 0 : -EINVAL;
+}
+
+static int set_syscall_msrs(struct vcpu *vcpu)
+{
+	struct {
+		struct kvm_msrs header;
+		struct kvm_msr_entry entries[5];
+	} msrs;
+	memset(&msrs, 0, sizeof msrs);
+	msrs.header.nmsrs = 5;
+	msrs.entries[0].index = MSR_STAR;
+	msrs.entries[0].data = ((uint64_t)GDT_USER_BASE << 48) | ((uint64_t)GDT_KERNEL_CODE << 32);
+	msrs.entries[1].index = MSR_LSTAR;
+	msrs.entries[1].data = LAYOUT_SYSCALL_ENTRY;
+	msrs.entries[2].index = MSR_CSTAR;
+	msrs.entries[2].data = LAYOUT_SYSCALL_ENTRY;
+	msrs.entries[3].index = MSR_SYSCALL_MASK;
+	msrs.entries[3].data = SYSCALL_FLAG_MASK;
+	msrs.entries[4].index = MSR_KERNEL_GS_BASE;
+	msrs.entries[4].data = 0;
+	return ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) == 5 ? 0 : -EINVAL;
+}
+
+int vcpu_create(struct vcpu *vcpu, int vm_fd, const struct kvm_platform *platform, uint64_t cr3, struct tkvm_error *err)
+{
+	memset(vcpu, 0, sizeof *vcpu);
+	vcpu->fd = -1;
+	vcpu->platform = platform;
+	pthread_once(&handler_once, install_handler);
+	vcpu->fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	if (vcpu->fd < 0)
+		return tkvm_error_set(err, -errno, "KVM_CREATE_VCPU: %s", strerror(errno));
+	vcpu->run_size = (size_t)platform->vcpu_mmap_size;
+	vcpu->run = mmap(NULL, vcpu->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		vcpu->run = NULL;
+		return tkvm_error_set(err, -errno, "mmap of the vCPU run area: %s", strerror(errno));
+	}
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, platform->cpuid) < 0)
+		return tkvm_error_set(err, -errno, "KVM_SET_CPUID2: %s", strerror(errno));
+	struct kvm_sregs sregs;
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		return tkvm_error_set(err, -errno, "KVM_GET_SREGS: %s", strerror(errno));
+	cpu_tables_user_sregs(&sregs, cr3, platform->has_xsave);
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0)
+		return tkvm_error_set(err, -errno, "KVM_SET_SREGS (long mode, CPL3): %s", strerror(errno));
+	if (set_syscall_msrs(vcpu) < 0)
+		return tkvm_error_set(err, -EINVAL, "KVM_SET_MSRS (STAR/LSTAR/SFMASK) was refused");
+	if (platform->has_xsave && platform->has_xcrs) {
+		struct kvm_xcrs xcrs;
+		memset(&xcrs, 0, sizeof xcrs);
+		xcrs.nr_xcrs = 1;
+		xcrs.xcrs[0].xcr = 0;
+		xcrs.xcrs[0].value = platform->xcr0;
+		if (ioctl(vcpu->fd, KVM_SET_XCRS, &xcrs) < 0)
+			return tkvm_error_set(err, -errno, "KVM_SET_XCRS (XCR0=0x%llx): %s",
+					      (unsigned long long)platform->xcr0, strerror(errno));
+	}
+	/* From here on, registers travel through kvm_run: KVM copies them out
+	 * at every exit and takes back what we mark dirty. */
+	vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &vcpu->run->s.regs.regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &vcpu->run->s.regs.sregs) < 0)
+		return tkvm_error_set(err, -errno, "reading initial registers: %s", strerror(errno));
+	return 0;
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+	if (vcpu->timer_thread)
+		timer_delete(vcpu->timer);
+	vcpu->timer_thread = 0;
+	if (vcpu->run)
+		munmap(vcpu->run, vcpu->run_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
+
+int vcpu_run(struct vcpu *vcpu)
+{
+	running_vcpu = vcpu;
+	int r = ioctl(vcpu->fd, KVM_RUN, 0);
+	int saved = errno;
+	vcpu->run->kvm_dirty_regs = 0;
+	vcpu->exits++;
+	if (r < 0) {
+		vcpu->run->immediate_exit = 0;
+		return -saved;
+	}
+	if (vcpu->run->exit_reason == KVM_EXIT_INTR) {
+		vcpu->run->immediate_exit = 0;
+		return -EINTR;
+	}
+	return 0;
+}
+
+int vcpu_timer_arm(struct vcpu *vcpu, double seconds, struct tkvm_error *err)
+{
+	pid_t thread = (pid_t)syscall(SYS_gettid);
+	if (vcpu->timer_thread != thread) {
+		if (vcpu->timer_thread)
+			timer_delete(vcpu->timer);
+		vcpu->timer_thread = 0;
+		struct sigevent event;
+		memset(&event, 0, sizeof event);
+		event.sigev_notify = SIGEV_THREAD_ID;
+		event.sigev_signo = timer_signal();
+		event.sigev_value.sival_ptr = vcpu;
+		event._sigev_un._tid = thread;
+		if (timer_create(CLOCK_MONOTONIC, &event, &vcpu->timer) < 0)
+			return tkvm_error_set(err, -errno, "timer_create: %s", strerror(errno));
+		vcpu->timer_thread = thread;
+	}
+	vcpu->timer_fired = 0;
+	vcpu->run->immediate_exit = 0;
+	struct itimerspec spec;
+	memset(&spec, 0, sizeof spec);
+	if (seconds > 0) {
+		spec.it_value.tv_sec = (time_t)seconds;
+		spec.it_value.tv_nsec = (long)((seconds - (double)spec.it_value.tv_sec) * 1e9);
+		if (!spec.it_value.tv_sec && !spec.it_value.tv_nsec)
+			spec.it_value.tv_nsec = 1;
+	}
+	if (timer_settime(vcpu->timer, 0, &spec, NULL) < 0)
+		return tkvm_error_set(err, -errno, "timer_settime: %s", strerror(errno));
+	return 0;
+}
+
+void vcpu_timer_disarm(struct vcpu *vcpu)
+{
+	if (vcpu->timer_thread) {
+		struct itimerspec off;
+		memset(&off, 0, sizeof off);
+		timer_settime(vcpu->timer, 0, &off, NULL);
+	}
+	vcpu->run->immediate_exit = 0;
+}
+
+int vcpu_get_events(struct vcpu *vcpu, struct kvm_vcpu_events *events)
+{
+	return ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, events) < 0 ? -errno : 0;
+}
