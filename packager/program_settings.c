@@ -986,6 +986,18 @@ static int check_together(struct tkvm_settings *s, bool address_space_given, con
 	return 0;
 }
 
+/* Whether the key written at quote (its opening quote) is name. A key
+ * written with escapes cannot be compared raw; the walk's order vouches
+ * for it. */
+static bool same_key(const char *quote, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = quote + 1; *p && *p != '"'; p++)
+		if (*p == '\\')
+			return true;
+	return !strncmp(quote + 1, name, n) && quote[1 + n] == '"';
+}
+
 /* Where the object sits in text: the root itself, or, for a member of a
  * library (cJSON gives members their name), that member of the root. */
 static const char *locate_object(const cJSON *object, const char *text)
@@ -1023,8 +1035,7 @@ int program_settings_apply(const struct cJSON *object, const char *text, const c
 		at.name = name;
 		at.key_at = at.value_at = NULL;
 		cursor = json_text_next_member(cursor, &at.key_at, &at.value_at);
-		if (cursor && at.key_at[1 + strcspn(name, "\\")] != '"' && !memchr(at.key_at, '\\', strlen(name) + 2) &&
-		    strncmp(at.key_at + 1, name, strlen(name))) {
+		if (cursor && !same_key(at.key_at, name)) {
 			cursor = NULL;
 			at.key_at = at.value_at = NULL;
 		}

@@ -1,6 +1,7 @@
 /* Guest RAM backed by a memfd (see guest_memory.h). */
 #include "runner/guest_memory.h"
 #include "runner/layout.h"
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -64,10 +65,32 @@ void guest_memory_discard(struct guest_memory *memory, uint64_t address, uint64_
 {
 	if (!length || address > memory->size || length > memory->size - address)
 		return;
-	/* A shared memfd mapping: punching a hole frees the pages and makes
-	 * them read as zero, at a cost that follows the pages actually used. */
-	if (memory->shared &&
-	    fallocate(memory->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)address, (off_t)length) == 0)
-		return;
-	memset(memory->host + address, 0, length);
+	/* Zero in place rather than give pages back: a page given back makes
+	 * the guest's next touch refault in KVM (~32 us each on PVM), and
+	 * programs reuse freed memory at once (malloc's mmap/munmap churn).
+	 * Pages never touched are not resident and already read as zero, so
+	 * mincore limits the work to the pages actually used. */
+	static __thread unsigned char residency[4096];
+	uint8_t *start = memory->host + address;
+	for (uint64_t done = 0; done < length;) {
+		uint64_t pages = (length - done) / GUEST_PAGE_SIZE;
+		if (pages > sizeof residency)
+			pages = sizeof residency;
+		if (pages == 0 || mincore(start + done, pages * GUEST_PAGE_SIZE, residency) < 0) {
+			memset(start + done, 0, length - done);
+			return;
+		}
+		for (uint64_t i = 0; i < pages;) {
+			if (!(residency[i] & 1)) {
+				i++;
+				continue;
+			}
+			uint64_t run = i;
+			while (run < pages && (residency[run] & 1))
+				run++;
+			memset(start + done + i * GUEST_PAGE_SIZE, 0, (run - i) * GUEST_PAGE_SIZE);
+			i = run;
+		}
+		done += pages * GUEST_PAGE_SIZE;
+	}
 }

@@ -42,7 +42,7 @@ static inline void *guest_memory_range(const struct guest_memory *memory, uint64
  * when it is not inside memory or not terminated in time. */
 const char *guest_memory_string(const struct guest_memory *memory, uint64_t address, size_t max_length, size_t *length);
 
-/* Makes [address, address + length) read as zero again and gives the host
- * memory back where the mapping allows it. Page-aligned ranges only. */
+/* Makes [address, address + length) read as zero again, touching only
+ * the pages in use. Page-aligned ranges only. */
 void guest_memory_discard(struct guest_memory *memory, uint64_t address, uint64_t length);
 #endif

@@ -108,6 +108,20 @@ void machine_trace(struct machine *m, const char *fmt, ...)
 	m->hooks.trace(m->hooks.context, line);
 }
 
+/* Back to CPL3 segments when the vCPU is not there (after an exception,
+ * or after `syscall` on VMX/SVM), keeping the thread pointer (FS/GS). */
+static void restore_user_mode(struct machine *m)
+{
+	struct kvm_sregs *sregs = vcpu_sregs(&m->vcpu);
+	if ((sregs->cs.selector & 3) == 3)
+		return;
+	uint64_t fs = sregs->fs.base, gs = sregs->gs.base;
+	cpu_tables_user_sregs(sregs, m->cr3, m->platform->has_xsave);
+	sregs->fs.base = fs;
+	sregs->gs.base = gs;
+	vcpu_mark_sregs_dirty(&m->vcpu);
+}
+
 void machine_prepare_call(struct machine *m, uint64_t function, uint64_t stack, const uint64_t *args, unsigned count)
 {
 	struct kvm_regs *regs = vcpu_regs(&m->vcpu);
@@ -126,11 +140,7 @@ void machine_prepare_call(struct machine *m, uint64_t function, uint64_t stack, 
 		*targets[i] = args[i];
 	vcpu_mark_regs_dirty(&m->vcpu);
 	/* A previous fault may have left the vCPU at CPL0 in an exception stub. */
-	struct kvm_sregs *sregs = vcpu_sregs(&m->vcpu);
-	if ((sregs->cs.selector & 3) != 3) {
-		cpu_tables_user_sregs(sregs, m->cr3, m->platform->has_xsave);
-		vcpu_mark_sregs_dirty(&m->vcpu);
-	}
+	restore_user_mode(m);
 }
 
 /* The return half of an emulated syscall. On PVM `syscall` stays at CPL3;
@@ -142,14 +152,7 @@ static void finish_syscall(struct machine *m)
 	regs->rip = regs->rcx;
 	regs->rflags = (regs->r11 & RFLAGS_USER_MASK) | 0x2;
 	vcpu_mark_regs_dirty(&m->vcpu);
-	struct kvm_sregs *sregs = vcpu_sregs(&m->vcpu);
-	if ((sregs->cs.selector & 3) != 3) {
-		uint64_t fs = sregs->fs.base, gs = sregs->gs.base;
-		cpu_tables_user_sregs(sregs, m->cr3, m->platform->has_xsave);
-		sregs->fs.base = fs;
-		sregs->gs.base = gs;
-		vcpu_mark_sregs_dirty(&m->vcpu);
-	}
+	restore_user_mode(m); /* the one per-platform branch: a no-op on PVM */
 }
 
 static void handle_exception(struct machine *m)
@@ -172,7 +175,7 @@ static void handle_exception(struct machine *m)
 	if (vector == 14) {
 		const char *access = (error_code & 0x10) ? "executing" : (error_code & 2) ? "writing" : "reading";
 		const struct address_space *s = &m->space;
-		if (cr2 < GUEST_PAGE_SIZE * 16)
+		if (cr2 < LAYOUT_USER_START)
 			machine_fail(m, FAILURE_CRASH, "segmentation fault: NULL pointer dereference (%s address 0x%llx)", access,
 				     (unsigned long long)cr2);
 		else if (cr2 >= s->stack_low - GUEST_PAGE_SIZE && cr2 < s->stack_low)

@@ -59,6 +59,7 @@ struct machine {
 	struct tkvm_hooks hooks;
 	struct tkvm_stats stats;
 	struct file_table files;
+	uint8_t signal_actions[65][32]; /* kernel struct sigaction per signal: kept, never delivered */
 
 	/* the program */
 	uint32_t handlers[HANDLER_SLOTS];

@@ -151,14 +151,15 @@ static int64_t syscall_getrandom(struct machine *m, const uint64_t *a)
 
 static int64_t syscall_rt_sigaction(struct machine *m, const uint64_t *a)
 {
-	if (a[0] == 0 || a[0] > 64 || a[0] == SIGKILL || a[0] == SIGSTOP)
+	if (a[0] == 0 || a[0] > 64 || a[3] != 8 || ((a[0] == SIGKILL || a[0] == SIGSTOP) && a[1]))
 		return -EINVAL;
-	if (a[2]) { /* old action: default disposition */
-		uint8_t old[32];
-		memset(old, 0, sizeof old);
-		if (guest_copy_out(m, a[2], old, sizeof old) < 0)
-			return -EFAULT;
-	}
+	uint8_t new_action[32];
+	if (a[1] && guest_copy_in(m, new_action, a[1], sizeof new_action) < 0)
+		return -EFAULT;
+	if (a[2] && guest_copy_out(m, a[2], m->signal_actions[a[0]], 32) < 0)
+		return -EFAULT;
+	if (a[1])
+		memcpy(m->signal_actions[a[0]], new_action, sizeof new_action);
 	return 0;
 }
 
@@ -382,6 +383,9 @@ void syscall_dispatch(struct machine *m)
 	struct kvm_regs *regs = vcpu_regs(&m->vcpu);
 	uint64_t number = regs->rax;
 	const uint64_t args[6] = {regs->rdi, regs->rsi, regs->rdx, regs->r10, regs->r8, regs->r9};
+	/* Until finish_syscall sets it, RIP names the `syscall` instruction
+	 * (RCX is the address after it), so failures point at the caller. */
+	regs->rip = regs->rcx - 2;
 	int64_t result;
 	unsigned count = 6;
 	if (number < TKVM_SYSCALL_SLOTS && syscall_table[number].handler) {

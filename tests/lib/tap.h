@@ -58,4 +58,15 @@ extern int tap_current_failed;
 #define SKIP(name, why) printf("skip - %s: %s\n", name, why)
 
 static inline int tap_exit_code(void) { return tap_failures ? 1 : 0; }
+
+
+/* Like TEST, with a label after the name ("hello_get [musl]"). */
+#define TEST_LABELED(fn, label)                                            \
+	do {                                                               \
+		tap_current_failed = 0;                                    \
+		fn();                                                      \
+		printf("%s - %s [%s]\n", tap_current_failed ? "not ok" : "ok", #fn, label); \
+		fflush(stdout);                                            \
+		if (tap_current_failed) tap_failures++;                   \
+	} while (0)
 #endif

@@ -561,6 +561,39 @@ static void test_key_line(void)
 	expect_error("{\"concurrency\": 2,\n\"concurrency\": 0}", "hello.json:2: \"concurrency\"", NULL);
 }
 
+/* Lines survive keys written with escapes, the warnings stop at a sane
+ * number, and a text that is not the object's source only loses lines. */
+static void test_lines_odd_cases(void)
+{
+	struct tkvm_settings s;
+	struct tkvm_error err;
+	struct warnings w;
+	expect_error("{\"\\u0075ri\": \"x\",\n\"max_memory\": true}", "hello.json:2: \"max_memory\"", NULL);
+
+	char text[8192] = "{";
+	for (int i = 0; i < 100; i++)
+		snprintf(text + strlen(text), sizeof text - strlen(text), "%s\"unknown%d\": %d", i ? ",\n" : "", i, i);
+	strcat(text, "}");
+	CHECK_INT(parse(text, &s, &w, &err), 0);
+	CHECK_INT(w.count, 33);
+	CHECK_CONTAINS(w.all, "hello.json:32: unknown key \"unknown31\" (ignored)\n");
+	CHECK_CONTAINS(w.last, "hello.json: more unknown keys not reported");
+	tkvm_settings_free(&s);
+
+	cJSON *object = cJSON_Parse("{\"concurrency\": \"many\"}");
+	tkvm_settings_init(&s);
+	CHECK(program_settings_apply(object, "[1, 2, 3]", "other.json", &s, NULL, NULL, &err) < 0);
+	CHECK_STR(err.message, "other.json: \"concurrency\" must be a whole number from 1 to 255, got \"many\"");
+	CHECK(program_settings_apply(object, "{\"x\": 1}", "other.json", &s, NULL, NULL, &err) < 0);
+	CHECK_STR(err.message, "other.json: \"concurrency\" must be a whole number from 1 to 255, got \"many\"");
+	CHECK(program_settings_apply(object, NULL, NULL, &s, NULL, NULL, &err) < 0);
+	CHECK_STR(err.message, "\"concurrency\" must be a whole number from 1 to 255, got \"many\"");
+	cJSON_Delete(object);
+	CHECK(program_settings_apply(NULL, NULL, NULL, &s, NULL, NULL, &err) < 0);
+	CHECK_CONTAINS(err.message, "must be a JSON object");
+	tkvm_settings_free(&s);
+}
+
 static void test_set(void)
 {
 	struct tkvm_settings s;
@@ -746,6 +779,7 @@ int main(void)
 	TEST(test_allowed_paths);
 	TEST(test_library_layering);
 	TEST(test_key_line);
+	TEST(test_lines_odd_cases);
 	TEST(test_set);
 	TEST(test_copy_free);
 	TEST(test_copy_then_apply);
