@@ -42,7 +42,7 @@ LIBTKVM      := $(BUILD)/libtkvm.a
 LIBPACKAGER  := $(BUILD)/libtkvm_packager.a
 TKVM         := $(BUILD)/tkvm
 
-.PHONY: all deps test test-programs unit integration fuzz bench install clean
+.PHONY: all deps demo test test-programs unit integration fuzz bench install clean
 all: $(BUILD)/.deps-ok $(TKVM)
 
 # Install missing Debian packages once (as root); otherwise say what to run.
@@ -73,6 +73,14 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(TESTLIB_OBJ) 
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The main job on a fresh machine: build tkvm and the example program, then
+# run one request in the real sandbox.
+$(BUILD)/examples/hello: examples/hello/hello.c sdk/kvm_api.h
+	@mkdir -p $(dir $@)
+	gcc -static -O2 -g -Wall -Wextra -I. -o $@ $<
+demo: all $(BUILD)/examples/hello
+	$(TKVM) run -i $(BUILD)/examples/hello GET '/hello?from=make-demo'
+
 # Test programs: built at test time with both C libraries.
 test-programs: $(TKVM)
 	@sh tests/lib/build-guests.sh $(BUILD)/guests
@@ -102,4 +110,5 @@ install: $(TKVM)
 clean:
 	rm -rf build
 
+.SECONDARY:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

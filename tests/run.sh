@@ -7,6 +7,9 @@ BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 export TKVM="$ROOT/$BUILD/tkvm" GUESTS="$ROOT/$BUILD/guests" ROOT
+# Real binaries for the ELF unit tests: every kind the loader must take or refuse.
+export TKVM_TEST_STATIC_ELF="$GUESTS/glibc/hello:$GUESTS/musl/hello:$GUESTS/glibc/hello_pie:$GUESTS/glibc/cpp_hello"
+[ -x /bin/true ] && export TKVM_TEST_DYNAMIC_ELF=/bin/true
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
