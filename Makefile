@@ -22,7 +22,8 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -I. -D_GNU_SOURCE -MMD -MP
 LIBS    := -lcjson -lpthread -lrt
 
 # Debian packages the build and the tests need (installed by `make deps`).
-DEB_PACKAGES := gcc g++ make musl-tools libcjson-dev gdb clang libclang-rt-14-dev
+DEB_PACKAGES := gcc g++ make musl-tools libcjson-dev
+FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 RUNNER_SRC   := $(wildcard runner/*.c)
 PACKAGER_SRC := $(wildcard packager/*.c)
@@ -42,7 +43,7 @@ LIBTKVM      := $(BUILD)/libtkvm.a
 LIBPACKAGER  := $(BUILD)/libtkvm_packager.a
 TKVM         := $(BUILD)/tkvm
 
-.PHONY: all deps demo test test-programs unit integration fuzz bench install clean
+.PHONY: fuzz-deps all deps demo test test-programs unit integration fuzz bench install clean
 all: $(BUILD)/.deps-ok $(TKVM)
 
 # Install missing Debian packages once (as root); otherwise say what to run.
@@ -95,6 +96,9 @@ unit: $(UNIT_BIN)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 fuzz: $(FUZZ_BIN)
+$(FUZZ_BIN): | fuzz-deps
+fuzz-deps:
+	@sh tests/lib/ensure-deps.sh $(FUZZ_PACKAGES)
 build/fuzz/%: tests/fuzz/%.c $(RUNNER_SRC) $(PACKAGER_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $< $(RUNNER_SRC) $(PACKAGER_SRC) $(LIBS)

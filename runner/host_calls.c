@@ -417,8 +417,12 @@ void host_call_dispatch(struct machine *m)
 		char label[32];
 		if (!name)
 			snprintf(label, sizeof label, "host_call_0x%x", number), name = label;
-		machine_trace(m, "[host] %s(0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ") = %" PRId64, name, a[0], a[1],
-			      a[2], a[3], result);
+		char args[160];
+		size_t used = 0;
+		for (unsigned i = 0; i < 4; i++)
+			used += (size_t)snprintf(args + used, sizeof args - used, a[i] < 4096 ? "%s%" PRIu64 : "%s0x%" PRIx64,
+						 i ? ", " : "", a[i]);
+		machine_trace(m, "[host] %s(%s) = %" PRId64, name, args, result);
 	}
 	regs->rax = (uint64_t)result;
 	regs->rdx = second;

@@ -362,18 +362,70 @@ static void count_unknown(struct machine *m, uint64_t number)
 		m->stats.unknown_syscall_numbers[m->stats.unknown_syscall_distinct++] = number;
 }
 
+/* Which argument of a syscall is a path (to show as a string), or -1. */
+static int path_argument(uint64_t number)
+{
+	switch (number) {
+	case 2: case 4: case 6: case 21: case 89: return 0; /* open stat lstat access readlink */
+	case 257: case 262: case 267: case 269: case 439: return 1; /* *at */
+	default: return -1;
+	}
+}
+
+/* A guest string or buffer for a trace line: printable, escaped, cut short. */
+static void quote_guest(struct machine *m, uint64_t address, uint64_t length, bool nul_terminated, char *out, size_t size)
+{
+	size_t n = 0;
+	if (nul_terminated)
+		guest_memory_string(&m->memory, address, 4096, &n);
+	else
+		n = guest_memory_user_range(&m->memory, address, length) ? length : 0;
+	const char *text = n || nul_terminated ? guest_memory_user_range(&m->memory, address, n) : NULL;
+	if (!text) {
+		snprintf(out, size, "0x%" PRIx64, address);
+		return;
+	}
+	size_t o = 0;
+	out[o++] = '"';
+	for (size_t i = 0; i < n && o + 8 < size; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c == '\n')
+			out[o++] = '\\', out[o++] = 'n';
+		else if (c == '"' || c == '\\')
+			out[o++] = '\\', out[o++] = (char)c;
+		else if (c >= 32 && c < 127)
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+		if (i + 1 < n && o + 8 >= size)
+			out[o++] = '.', out[o++] = '.', out[o++] = '.';
+	}
+	out[o++] = '"';
+	out[o] = 0;
+}
+
 static void trace_syscall(struct machine *m, uint64_t number, const uint64_t *a, unsigned count, int64_t result)
 {
-	char args[256] = "";
+	char args[320] = "", quoted[96];
 	size_t used = 0;
-	for (unsigned i = 0; i < count && used < sizeof args; i++)
-		used += (size_t)snprintf(args + used, sizeof args - used, "%s0x%" PRIx64, i ? ", " : "", a[i]);
+	int path = path_argument(number);
+	for (unsigned i = 0; i < count && used < sizeof args; i++) {
+		const char *sep = i ? ", " : "";
+		if ((int)i == path || (number == 1 && i == 1)) {
+			quote_guest(m, a[i], a[2], number != 1, quoted, sizeof quoted);
+			used += (size_t)snprintf(args + used, sizeof args - used, "%s%s", sep, quoted);
+		} else if (a[i] < 4096) {
+			used += (size_t)snprintf(args + used, sizeof args - used, "%s%" PRIu64, sep, a[i]);
+		} else {
+			used += (size_t)snprintf(args + used, sizeof args - used, "%s0x%" PRIx64, sep, a[i]);
+		}
+	}
 	char outcome[96];
 	if (result < 0 && result > -4096) {
 		const char *name = strerrorname_np((int)-result);
 		snprintf(outcome, sizeof outcome, "-1 %s (%s)", name ? name : "?", strerror((int)-result));
 	} else {
-		snprintf(outcome, sizeof outcome, "0x%" PRIx64, (uint64_t)result);
+		snprintf(outcome, sizeof outcome, result < 4096 ? "%" PRIu64 : "0x%" PRIx64, (uint64_t)result);
 	}
 	machine_trace(m, "%s(%s) = %s", tkvm_syscall_name((unsigned)number), args, outcome);
 }

@@ -46,38 +46,37 @@ static void install_handler(void)
 	sigaction(timer_signal(), &action, NULL);
 }
 
+/* KVM_SET_MSRS for a few entries (kvm_msrs ends in a flexible array). */
+static int set_msrs(struct vcpu *vcpu, const struct kvm_msr_entry *entries, unsigned count)
+{
+	union {
+		struct kvm_msrs header;
+		uint8_t bytes[sizeof(struct kvm_msrs) + 8 * sizeof(struct kvm_msr_entry)];
+	} msrs;
+	if (count > 8)
+		return -EINVAL;
+	memset(&msrs, 0, sizeof msrs);
+	msrs.header.nmsrs = count;
+	memcpy(msrs.header.entries, entries, count * sizeof *entries);
+	return ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) == (int)count ? 0 : -EINVAL;
+}
+
 int vcpu_set_msr(struct vcpu *vcpu, uint32_t index, uint64_t value)
 {
-	struct {
-		struct kvm_msrs header;
-		struct kvm_msr_entry entry;
-	} msrs;
-	memset(&msrs, 0, sizeof msrs);
-	msrs.header.nmsrs = 1;
-	msrs.entry.index = index;
-	msrs.entry.data = value;
-	return ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) == 1 ? 0 : -EINVAL;
+	struct kvm_msr_entry entry = {.index = index, .data = value};
+	return set_msrs(vcpu, &entry, 1);
 }
 
 static int set_syscall_msrs(struct vcpu *vcpu)
 {
-	struct {
-		struct kvm_msrs header;
-		struct kvm_msr_entry entries[5];
-	} msrs;
-	memset(&msrs, 0, sizeof msrs);
-	msrs.header.nmsrs = 5;
-	msrs.entries[0].index = MSR_STAR;
-	msrs.entries[0].data = ((uint64_t)GDT_USER_BASE << 48) | ((uint64_t)GDT_KERNEL_CODE << 32);
-	msrs.entries[1].index = MSR_LSTAR;
-	msrs.entries[1].data = LAYOUT_SYSCALL_ENTRY;
-	msrs.entries[2].index = MSR_CSTAR;
-	msrs.entries[2].data = LAYOUT_SYSCALL_ENTRY;
-	msrs.entries[3].index = MSR_SYSCALL_MASK;
-	msrs.entries[3].data = SYSCALL_FLAG_MASK;
-	msrs.entries[4].index = MSR_KERNEL_GS_BASE;
-	msrs.entries[4].data = 0;
-	return ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) == 5 ? 0 : -EINVAL;
+	const struct kvm_msr_entry entries[] = {
+		{.index = MSR_STAR, .data = ((uint64_t)GDT_USER_BASE << 48) | ((uint64_t)GDT_KERNEL_CODE << 32)},
+		{.index = MSR_LSTAR, .data = LAYOUT_SYSCALL_ENTRY},
+		{.index = MSR_CSTAR, .data = LAYOUT_SYSCALL_ENTRY},
+		{.index = MSR_SYSCALL_MASK, .data = SYSCALL_FLAG_MASK},
+		{.index = MSR_KERNEL_GS_BASE, .data = 0},
+	};
+	return set_msrs(vcpu, entries, sizeof entries / sizeof entries[0]);
 }
 
 int vcpu_create(struct vcpu *vcpu, int vm_fd, const struct kvm_platform *platform, uint64_t cr3, struct tkvm_error *err)
