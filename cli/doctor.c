@@ -136,9 +136,11 @@ int command_doctor(int argc, char **argv)
 		    p->kind == KVM_PLATFORM_PVM ? " (exits cost ~46 us here; production VMX/SVM ~1 us)" : "");
 		row("capabilities", true, "sync regs, immediate exit%s", p->has_xcrs ? ", XCRs" : "");
 		row("cpu", true, "%s", p->cpu_model[0] ? p->cpu_model : "(no brand string)");
-		row("features", true, "%s", feature_list);
-		row("xcr0", true, "0x%llx (%s)", (unsigned long long)p->xcr0,
-		    (p->xcr0 & 0xE0) ? "x87, SSE, AVX, AVX-512" : (p->xcr0 & 4) ? "x87, SSE, AVX" : "x87, SSE");
+		row("features", true, "%s%s", feature_list,
+		    p->kind == KVM_PLATFORM_PVM ? " (PVM: guests run CPUID natively and see the host's)" : "");
+		row("xcr0", true, "0x%llx (%s)%s", (unsigned long long)p->xcr0,
+		    (p->xcr0 & 0xE0) ? "x87, SSE, AVX, AVX-512" : (p->xcr0 & 4) ? "x87, SSE, AVX" : "x87, SSE",
+		    p->kind == KVM_PLATFORM_PVM ? " set through KVM; PVM guests run with the host's" : "");
 		if (create_ms >= 0)
 			row("vm", true, "created a VM and a vCPU in %.2f ms", create_ms);
 		else

@@ -1,5 +1,6 @@
 /* Process-wide KVM state (see kvm_platform.h). */
 #include "runner/kvm_platform.h"
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -70,6 +71,23 @@ static void read_cpu_identity(struct kvm_platform *p)
 		model += 16;
 	}
 	p->cpu_model[48] = 0;
+	/* On PVM the guest runs CPUID natively at CPL3: it sees the host's
+	 * features, not KVM's supported list. Report (and put in AT_HWCAP)
+	 * what programs will actually see. CR4/XCR0 still follow KVM's list,
+	 * which is what KVM_SET_SREGS validates against. */
+	if (p->kind == KVM_PLATFORM_PVM) {
+		unsigned a, b, c, d;
+		__cpuid(1, a, b, c, d);
+		p->cpu_features[0] = c, p->cpu_features[1] = d, p->hwcap = d;
+		__cpuid_count(7, 0, a, b, c, d);
+		p->cpu_features[2] = b, p->cpu_features[3] = c;
+		for (unsigned i = 0; i < 3; i++) {
+			__cpuid(0x80000002 + i, a, b, c, d);
+			memcpy(p->cpu_model + 16 * i, &a, 4), memcpy(p->cpu_model + 16 * i + 4, &b, 4);
+			memcpy(p->cpu_model + 16 * i + 8, &c, 4), memcpy(p->cpu_model + 16 * i + 12, &d, 4);
+		}
+		p->cpu_model[48] = 0;
+	}
 	/* XCR0: enable what both KVM and our save area support (leaf 0xD). */
 	const struct kvm_cpuid_entry2 *xsave = kvm_platform_cpuid(p, 0xD, 0);
 	p->xcr0 = 0x3; /* x87 | SSE */

@@ -25,8 +25,8 @@ struct kvm_platform {
 	bool has_xsave;          /* CPUID.1:ECX.XSAVE */
 	uint64_t xcr0;           /* what we enable: x87|SSE|AVX(|AVX-512) as supported */
 	uint32_t hwcap;          /* CPUID.1:EDX, for AT_HWCAP */
-	char cpu_model[49];      /* brand string */
-	uint32_t cpu_features[4]; /* CPUID.1 ECX, EDX; CPUID.7.0 EBX, ECX */
+	char cpu_model[49];      /* brand string, as the guest sees it */
+	uint32_t cpu_features[4]; /* as the guest sees them: CPUID.1 ECX, EDX; CPUID.7.0 EBX, ECX */
 };
 
 /* Opens /dev/kvm on first use; later calls return the same platform. */
