@@ -43,6 +43,16 @@ struct tkvm_request_input {
 #define TKVM_MAX_REQUEST_HEADERS 64
 #define TKVM_MAX_RESPONSE_HEADERS 128
 
+enum tkvm_failure {
+	TKVM_FAILURE_NONE,
+	TKVM_FAILURE_CRASH,         /* exception, abort, deadlock */
+	TKVM_FAILURE_TIMEOUT,       /* max_request_time */
+	TKVM_FAILURE_OUT_OF_MEMORY, /* an allocation failed, then the program failed */
+	TKVM_FAILURE_BAD_CALL,      /* a host call with bad arguments */
+	TKVM_FAILURE_EXIT,          /* exit() during the request */
+	TKVM_FAILURE_NO_RESPONSE,   /* the handler returned without backend_response */
+};
+
 enum tkvm_outcome {
 	TKVM_OUTCOME_OK,        /* the program answered */
 	TKVM_OUTCOME_RECOVERED, /* it failed, and on_error answered */
@@ -59,7 +69,28 @@ struct tkvm_response {
 	bool cacheable; /* set_cacheable() or the extra struct's flag */
 	double ttl, grace, keep; /* seconds */
 	enum tkvm_outcome outcome;
+	enum tkvm_failure failure; /* why, when outcome != OK */
 	char error[1024]; /* the failure, when outcome != OK: cause, RIP and symbol */
+	unsigned vm;      /* which request VM answered (0 .. concurrency-1) */
+	double queue_seconds; /* time spent waiting for a free request VM */
+	double reset_seconds; /* time the VM reset after this request took */
+	uint64_t pages_reset; /* pages restored from the template after it */
+};
+
+/* The VMOD's statistics of a program, summed over its request VMs. */
+struct tkvm_counters {
+	uint64_t invocations;      /* requests run */
+	uint64_t resets;           /* VM resets after ephemeral requests */
+	uint64_t full_resets;      /* after a failure */
+	uint64_t exceptions;       /* crashes and bad calls */
+	uint64_t timeouts;
+	uint64_t queue_timeouts;   /* requests that found no free VM in time */
+	uint64_t status_2xx, status_3xx, status_4xx, status_5xx;
+	double reset_time;         /* seconds spent resetting */
+	double request_cpu_time;   /* seconds spent running requests */
+	double reservation_time;   /* seconds requests waited for a VM */
+	double boot_time;          /* seconds main() took to park */
+	unsigned request_vms;      /* request VMs created so far */
 };
 
 /* Counters kept by the runner at no extra cost (no ioctls, no exits). */
@@ -88,14 +119,31 @@ struct tkvm_stats {
 int tkvm_program_boot(const struct tkvm_settings *settings, const uint8_t *elf, size_t elf_size,
 		      const struct tkvm_hooks *hooks, struct tkvm_program **program, struct tkvm_error *err);
 
-/* Runs one request. Returns 0 when a response was produced (including the
- * 500 of a failed request: see response->outcome and response->error), or a
- * negative code when the request could not be run at all. */
+/* Runs one request in one of the program's request VMs (settings
+ * concurrency of them, made on first use from the frozen template), then
+ * resets that VM to the template when the program is ephemeral.
+ * Thread-safe: it waits for a free VM up to the queue timeout.
+ * Returns 0 when a response was produced (including the 500 of a failed
+ * request: see response->outcome and response->error), -EBUSY when no VM
+ * became free in time, -EINVAL for a malformed request, or another negative
+ * code when the request could not be run at all. */
 int tkvm_request_run(struct tkvm_program *program, const struct tkvm_request_input *input,
 		     struct tkvm_response *response, struct tkvm_error *err);
 
 void tkvm_response_free(struct tkvm_response *response);
+
+/* Seconds a request may wait for a free request VM (default 10). */
+void tkvm_program_set_queue_timeout(struct tkvm_program *program, double seconds);
+void tkvm_program_counters(struct tkvm_program *program, struct tkvm_counters *counters);
+/* Detailed counters of the request VM that ran the calling thread's last
+ * request (boot figures before any request). Not for concurrent use. */
 const struct tkvm_stats *tkvm_program_stats(const struct tkvm_program *program);
+const struct tkvm_settings *tkvm_program_settings(const struct tkvm_program *program);
+
+/* Reference counting, for swapping a program while requests still run on
+ * it (live update): destroy = release; the last release frees. */
+void tkvm_program_retain(struct tkvm_program *program);
+void tkvm_program_release(struct tkvm_program *program);
 const char *tkvm_syscall_name(unsigned number);
 void tkvm_program_destroy(struct tkvm_program *program);
 #endif

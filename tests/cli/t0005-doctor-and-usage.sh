@@ -1,0 +1,115 @@
+#!/bin/sh
+# t0005-doctor-and-usage: --help/--version, usage errors (exit 2 with a hint), `tkvm doctor`
+# (text and --json), and colours: none when NO_COLOR is set or the output is not a terminal.
+ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$ROOT/tests/lib/tap.sh"
+. "$ROOT/tests/cli/common.sh"
+
+G=$GUESTS/glibc
+
+# Help and version: exit 0, on stdout, nothing on stderr.
+check "tkvm --help exits 0" run_is 0 '*' '' --help
+check "... usage line" out_has '^usage: tkvm '
+check "... lists run" out_has '^  run  '
+check "... lists doctor" out_has '^  doctor  '
+check "tkvm -h is --help" run_is 0 '*' '' -h
+check "... usage line" out_has '^usage: tkvm '
+check "tkvm run --help exits 0" run_is 0 '*' '' run --help
+check "... usage: tkvm run" out_has '^usage: tkvm run \[options\] PROGRAM \[METHOD\] URL$'
+check "... documents --data, -i, --json, --config, --set" \
+	sh -c 'for o in -- "--data" "--include" "--json" "--config" "--set" "--max-memory" "--allow" "--strace"; do
+		[ "$o" = -- ] && continue; grep -q -e "$o" "$1" || { echo "missing $o"; exit 1; }; done' sh "$TMP/tk.out"
+check "... documents the exit status" out_has '^exit status: 0 '
+check "tkvm run --help wins over other arguments" run_is 0 '*' '' run "$G/hello" / --help
+check "... usage: tkvm run" out_has '^usage: tkvm run '
+check "tkvm doctor --help exits 0" run_is 0 '*' '' doctor --help
+check "... usage: tkvm doctor" out_has '^usage: tkvm doctor'
+check "tkvm --version exits 0" run_is 0 '*' '' --version
+check "... prints tkvm and a version number" out_has '^tkvm [0-9]+\.[0-9]+\.[0-9]+'
+
+# Usage errors: exit 2, nothing on stdout, an error and a hint on stderr.
+check "tkvm with no arguments: usage on stderr, exit 2" run_is 2 '' '^usage: tkvm ' 
+check "tkvm nosuchcommand: exit 2" \
+	run_is 2 '' "^error: 'nosuchcommand' is not a tkvm command$" nosuchcommand
+check "... with a hint" err_has "^hint: .*tkvm --help"
+check "tkvm --nosuchoption: exit 2" run_is 2 '' "nosuchoption" --nosuchoption
+check "tkvm run with no arguments: exit 2" run_is 2 '' '^error: no program given$' run
+check "... with an example as hint" err_has '^hint: tkvm run \./hello GET /hello'
+check "tkvm run PROG (no URL): exit 2" run_is 2 '' 'expected PROGRAM \[METHOD\] URL' run "$G/hello"
+check "tkvm run PROG GET / extra: exit 2" run_is 2 '' 'expected PROGRAM \[METHOD\] URL' run "$G/hello" GET / extra
+check "tkvm run PROG FETCH /: bad method, exit 2" \
+	run_is 2 '' "^error: 'FETCH' is not an HTTP method$" run "$G/hello" FETCH /
+check "tkvm run PROG get /: methods are upper case, exit 2" \
+	run_is 2 '' "'get' is not an HTTP method" run "$G/hello" get /
+check "tkvm run PROG GET hello: URL without a leading slash, exit 2" \
+	run_is 2 '' "^error: URL 'hello' must start with '/'$" run "$G/hello" GET hello
+check "tkvm run PROG hello: URL without a leading slash, exit 2" \
+	run_is 2 '' "'hello'" run "$G/hello" hello
+check "tkvm run --bogus: unknown option, exit 2" \
+	run_is 2 '' "(unrecognized|unknown) option '--bogus'" run --bogus "$G/hello" /
+check "... with a hint to --help" err_has "^hint: .*tkvm run --help"
+check "tkvm run -Z: unknown short option, exit 2" run_is 2 '' "option.*Z" run -Z "$G/hello" /
+check "tkvm run PROG / --max-memory: missing option value, exit 2" \
+	run_is 2 '' "max-memory.*requires an argument" run "$G/hello" / --max-memory
+check "usage errors do not run the program (missing file is not reported)" \
+	run_is 2 '' "'FETCH' is not an HTTP method" run "$TMP/nosuch" FETCH /
+check "tkvm doctor --bogus: exit 2" run_is 2 '' "'--bogus'" doctor --bogus
+check "tkvm doctor extra: exit 2" run_is 2 '' "'extra'" doctor extra
+
+# doctor: this machine has a usable /dev/kvm (or the script would have skipped).
+check "tkvm doctor exits 0" run_is 0 '*' '*' doctor
+check "... checks /dev/kvm" out_has '/dev/kvm'
+check "... mentions the platform" out_has 'platform +(PVM|VMX|SVM)'
+check "... says programs can run" out_has 'can run TinyKVM programs'
+check "tkvm doctor --json exits 0" run_is 0 '*' '*' doctor --json
+check "... parses as JSON" is_json "$TMP/tk.out"
+check "... has the platform" json_is "$TMP/tk.out" 'd["platform"] in ("PVM", "VMX", "SVM")'
+check "... and kvm: true" json_is "$TMP/tk.out" 'd["kvm"] is True'
+
+# Colours: never in a pipe or file, never with NO_COLOR set.
+run_no_escapes() { # NAME ARGS...: run tkvm ARGS with output to files; no ESC in either.
+	ne_name=$1
+	shift
+	check "$ne_name: no escape sequences when not a terminal" sh -c '"$TKVM" "$@" >"$TMP/c.out" 2>"$TMP/c.err"; [ -s "$TMP/c.out" ] || [ -s "$TMP/c.err" ]' sh "$@"
+	check "$ne_name: ... (checked)" no_escapes "$TMP/c.out" "$TMP/c.err"
+	check "$ne_name: no escape sequences with NO_COLOR=1" sh -c 'NO_COLOR=1 "$TKVM" "$@" >"$TMP/c.out" 2>"$TMP/c.err"; [ -s "$TMP/c.out" ] || [ -s "$TMP/c.err" ]' sh "$@"
+	check "$ne_name: ... (checked)" no_escapes "$TMP/c.out" "$TMP/c.err"
+}
+printf '{\n\t"max_memroy": 64,\n}\n' >"$TMP/bad.json"
+printf '{\n\t"max_memroy": 64\n}\n' >"$TMP/typo.json"
+run_no_escapes "crash error" run "$G/crash" /null
+run_no_escapes "crash_recover hint" run "$G/crash_recover" /null
+run_no_escapes "usage error" run "$G/hello" FETCH /
+run_no_escapes "unknown command" nosuchcommand
+run_no_escapes "config error" run -c "$TMP/bad.json" "$G/hello" /
+run_no_escapes "config warning" run -c "$TMP/typo.json" "$G/hello" /
+run_no_escapes "--verbose" run --verbose "$G/hello" /
+run_no_escapes "-i" run -i "$G/hello" /
+run_no_escapes "doctor" doctor
+run_no_escapes "help" --help
+
+# On a terminal (a pty from script(1)) colours appear, unless NO_COLOR is set.
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+	on_tty() { # OUTFILE COMMAND: runs the shell COMMAND on a pty, its output in OUTFILE
+		script -qec "$2" /dev/null </dev/null >"$1" 2>&1
+	}
+	check "on a terminal: errors are coloured (so the checks above can fail)" \
+		on_tty "$TMP/tty.out" '"$TKVM" run "$GUESTS/glibc/crash" /null; [ $? = 1 ]'
+	check "... escape sequences present" grep -q "$ESC" "$TMP/tty.out"
+	check "on a terminal: doctor is coloured" on_tty "$TMP/tty.out" '"$TKVM" doctor'
+	check "... escape sequences present" grep -q "$ESC" "$TMP/tty.out"
+	for cmd in 'run "$GUESTS/glibc/crash" /null' 'run "$GUESTS/glibc/crash_recover" /null' \
+		'run "$GUESTS/glibc/hello" FETCH /' 'run -c "$TMP/bad.json" "$GUESTS/glibc/hello" /' \
+		'run -c "$TMP/typo.json" "$GUESTS/glibc/hello" /' 'run -v "$GUESTS/glibc/hello" /' 'doctor' 'nosuchcommand'; do
+		check "on a terminal with NO_COLOR=1: tkvm $cmd runs" on_tty "$TMP/tty.out" "NO_COLOR=1 \"\$TKVM\" $cmd; true"
+		check "... no escape sequences" no_escapes "$TMP/tty.out"
+	done
+	check "on a terminal, stderr to a file: no escapes in the file" \
+		on_tty "$TMP/tty.out" '"$TKVM" run "$GUESTS/glibc/crash" /null 2>"$TMP/tty.err"; true'
+	check "... (checked)" no_escapes "$TMP/tty.err"
+	check "... but the error is there" grep -q 'NULL pointer dereference' "$TMP/tty.err"
+else
+	echo "skip - script(1) with a pty is not available: colours on a terminal not checked"
+fi
+
+exit $tap_failed
