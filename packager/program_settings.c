@@ -343,9 +343,30 @@ static const char *suggest_from(const char *name, const char *const *known, size
 }
 
 /* An unknown key: a warning (or, with no one to warn, an error), never
- * silently dropped and never used. */
-static int unknown_key(const struct place *at, int line, const char *name, const char *within, const char *suggestion)
+ * silently dropped and never used. nested is NULL for a key of the object
+ * itself, else the key inside element index of its value (SIZE_MAX: the
+ * value itself) with its own list of known keys. The line and the
+ * suggestion are only worked out for what is reported: a text full of
+ * unknown keys stays linear. */
+static int unknown_key(const struct place *at, const char *name, const char *within, size_t index,
+		       const char *const *known, size_t known_count)
 {
+	if (!at->strict) {
+		if (at->warnings && ++*at->warnings > MAX_WARNINGS) {
+			/* Past a few dozen, more lines help no one. */
+			if (*at->warnings == MAX_WARNINGS + 1 && at->warn) {
+				char where[300], message[400];
+				location(where, sizeof where, at->source, 0);
+				snprintf(message, sizeof message, "%smore unknown keys not reported", where);
+				at->warn(at->warn_context, message);
+			}
+			return 0;
+		}
+		if (!at->warn)
+			return 0;
+	}
+	int line = within ? nested_key_line(at, index, name) : key_line(at);
+	const char *suggestion = known ? suggest_from(name, known, known_count) : suggest_key(name);
 	char quoted[128], hint[128] = "", in[64] = "";
 	quote(name, quoted, sizeof quoted);
 	if (suggestion)
@@ -354,22 +375,10 @@ static int unknown_key(const struct place *at, int line, const char *name, const
 		snprintf(in, sizeof in, " in \"%s\"", within);
 	if (at->strict)
 		return fail_at(at, line, "unknown key %s%s%s", quoted, in, hint);
-	/* Past a few dozen, more lines help no one (and each costs a walk). */
-	if (at->warnings && ++*at->warnings > MAX_WARNINGS) {
-		if (*at->warnings == MAX_WARNINGS + 1 && at->warn) {
-			char where[300], message[400];
-			location(where, sizeof where, at->source, 0);
-			snprintf(message, sizeof message, "%smore unknown keys not reported", where);
-			at->warn(at->warn_context, message);
-		}
-		return 0;
-	}
-	if (at->warn) {
-		char where[300], message[800];
-		location(where, sizeof where, at->source, line);
-		snprintf(message, sizeof message, "%sunknown key %s%s (ignored%s)", where, quoted, in, hint);
-		at->warn(at->warn_context, message);
-	}
+	char where[300], message[800];
+	location(where, sizeof where, at->source, line);
+	snprintf(message, sizeof message, "%sunknown key %s%s (ignored%s)", where, quoted, in, hint);
+	at->warn(at->warn_context, message);
 	return 0;
 }
 
@@ -713,8 +722,7 @@ static int read_allowed_path(const char *name, size_t index, const cJSON *item, 
 		} else {
 			char within[64];
 			snprintf(within, sizeof within, "%s[%zu]", name, index);
-			rc = unknown_key(at, nested_key_line(at, index, key), key, within,
-					 suggest_from(key, allowed_path_keys, COUNT_OF(allowed_path_keys)));
+			rc = unknown_key(at, key, within, index, allowed_path_keys, COUNT_OF(allowed_path_keys));
 		}
 		if (rc < 0)
 			return rc;
@@ -920,7 +928,7 @@ static int apply_warmup(const struct setting_key *k, const cJSON *v, const struc
 		} else if (!strcmp(key, "headers")) {
 			rc = warmup_headers(member, at, &w);
 		} else {
-			rc = unknown_key(at, nested_key_line(at, SIZE_MAX, key), key, "warmup", suggest_from(key, warmup_keys, COUNT_OF(warmup_keys)));
+			rc = unknown_key(at, key, "warmup", SIZE_MAX, warmup_keys, COUNT_OF(warmup_keys));
 		}
 		if (rc < 0)
 			break;
@@ -1041,7 +1049,7 @@ int program_settings_apply(const struct cJSON *object, const char *text, const c
 		}
 		const struct setting_key *k = find_key(name);
 		int rc = k ? apply_value(k, member, &at, settings)
-			   : unknown_key(&at, key_line(&at), name, NULL, suggest_key(name));
+			   : unknown_key(&at, name, NULL, 0, NULL, 0);
 		if (rc < 0)
 			return rc;
 		if (k && (k->flags & FLAG_ADDRESS_SPACE)) {

@@ -14,6 +14,7 @@ void address_space_init(struct address_space *space, uint64_t arena_start, uint6
 	space->brk_start = space->brk_end = arena_start;
 	space->stack_low = stack_low;
 	space->stack_top = stack_top;
+	space->limit = UINT64_MAX;
 	if (arena_end > arena_start) {
 		space->free[0] = (struct address_extent){arena_start, arena_end};
 		space->free_count = 1;
@@ -109,9 +110,15 @@ uint64_t address_space_map(struct address_space *space, uint64_t length)
 {
 	if (length == 0 || length > space->arena_end - space->arena_start) {
 		space->failed_request = length;
+		space->failed_on_limit = false;
 		return 0;
 	}
 	length = page_up(length);
+	if (address_space_used(space) + length > space->limit) {
+		space->failed_request = length;
+		space->failed_on_limit = true;
+		return 0;
+	}
 	for (unsigned i = space->free_count; i-- > 0;) {
 		struct address_extent *e = &space->free[i];
 		if (e->end - e->start < length)
@@ -128,6 +135,7 @@ uint64_t address_space_map(struct address_space *space, uint64_t length)
 		return address;
 	}
 	space->failed_request = length;
+	space->failed_on_limit = false;
 	return 0;
 }
 
@@ -149,6 +157,8 @@ bool address_space_grow(struct address_space *space, uint64_t address, uint64_t 
 	uint64_t old_end = address + page_up(old_length), new_end = address + page_up(new_length);
 	if (new_end <= old_end)
 		return true;
+	if (address_space_used(space) + (new_end - old_end) > space->limit)
+		return false;
 	for (unsigned i = 0; i < space->free_count; i++) {
 		struct address_extent *e = &space->free[i];
 		if (e->start == old_end && e->end >= new_end) {
@@ -197,6 +207,11 @@ uint64_t address_space_brk(struct address_space *space, uint64_t requested, uint
 		return space->brk_end;
 	uint64_t old_top = page_up(space->brk_end), new_top = page_up(requested);
 	if (new_top > old_top) {
+		if (address_space_used(space) + (new_top - old_top) > space->limit) {
+			space->failed_request = new_top - old_top;
+			space->failed_on_limit = true;
+			return space->brk_end;
+		}
 		/* The pages must be free and directly above the current break. */
 		for (unsigned i = 0; i < space->free_count; i++) {
 			struct address_extent *e = &space->free[i];
@@ -209,6 +224,7 @@ uint64_t address_space_brk(struct address_space *space, uint64_t requested, uint
 			}
 		}
 		space->failed_request = new_top - old_top;
+		space->failed_on_limit = false;
 		return space->brk_end;
 	}
 	if (new_top < old_top) {

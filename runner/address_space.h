@@ -21,6 +21,8 @@ struct address_space {
 	uint64_t mapped_bytes;           /* bytes of live mmap()s */
 	uint64_t peak_bytes;             /* highest brk + mmap total seen */
 	uint64_t failed_request;         /* size of the last allocation that did not fit, 0 if none */
+	uint64_t limit;                  /* most bytes brk + mmap may use (max_request_memory in request VMs) */
+	bool failed_on_limit;            /* the last failure hit `limit`, not the end of memory */
 	unsigned free_count;
 	struct address_extent free[ADDRESS_SPACE_MAX_EXTENTS]; /* sorted, disjoint, non-adjacent */
 };

@@ -11,13 +11,34 @@
 
 struct guest_memory {
 	int memfd;
+	bool owns_memfd;
 	uint8_t *host;  /* host address of guest physical 0 */
 	uint64_t size;  /* bytes, multiple of 2 MiB */
 	bool shared;    /* MAP_SHARED of the memfd (template); false = private copy-on-write */
+	bool frozen;    /* a sealed template: host is a read-only view */
 };
 
 int guest_memory_create(struct guest_memory *memory, uint64_t size, const char *name, struct tkvm_error *err);
 void guest_memory_destroy(struct guest_memory *memory);
+
+/* Freezes a template's memory: the writable mapping goes, the memfd is
+ * sealed against any change, and memory->host becomes a read-only view
+ * (the source of every reset). */
+int guest_memory_freeze(struct guest_memory *memory, struct tkvm_error *err);
+
+/* A request VM's memory: a private copy-on-write mapping of a frozen
+ * template's memfd (the memfd is shared, not owned). */
+int guest_memory_map_private(struct guest_memory *memory, const struct guest_memory *template_memory,
+			     struct tkvm_error *err);
+
+/* Puts back the template's contents over exactly the pages that differ
+ * from it: PAGEMAP_SCAN lists the pages this private mapping owns (written
+ * since the last reset) and each run is copied from the template (pages
+ * stay mapped: no refaults), or, when more than give_back_pages were
+ * written, dropped with MADV_DONTNEED (the memory goes back to the host).
+ * Returns the number of pages restored, or a negative errno. */
+int64_t guest_memory_reset(struct guest_memory *memory, const struct guest_memory *template_memory,
+			   uint64_t give_back_pages);
 
 /* Host pointer for [address, address + length) of user memory, or NULL when
  * any byte is outside it (including the low system area) or the range wraps. */

@@ -84,9 +84,10 @@ static void bad_call(struct machine *m, const char *call, const char *fmt, ...)
 
 static struct http_fields *fields_for(struct machine *m, uint64_t where, const char *call)
 {
-	if (where == 0)
+	/* 0/1 today; some upstream headers numbered them 4 (BEREQ) and 5 (BERESP). */
+	if (where == 0 || where == 4)
 		return &m->request_fields;
-	if (where == 1)
+	if (where == 1 || where == 5)
 		return &m->response_fields;
 	bad_call(m, call, "header set %" PRIu64 " does not exist (0 = request, 1 = response)", where);
 	return NULL;

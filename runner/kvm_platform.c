@@ -72,13 +72,21 @@ static void read_cpu_identity(struct kvm_platform *p)
 	}
 	p->cpu_model[48] = 0;
 	/* On PVM the guest runs CPUID natively at CPL3: it sees the host's
-	 * features, not KVM's supported list. Report (and put in AT_HWCAP)
-	 * what programs will actually see. CR4/XCR0 still follow KVM's list,
-	 * which is what KVM_SET_SREGS validates against. */
+	 * features, not KVM's supported list, and uses AVX/AVX-512 when the
+	 * host has them. Report (and put in AT_HWCAP) what programs will see,
+	 * and tell KVM the same about XSAVE so that the guest FPU state KVM
+	 * saves and restores (KVM_GET/SET_XSAVE, used by every reset) covers
+	 * every register a program can use: otherwise AVX state would survive
+	 * a reset. */
 	if (p->kind == KVM_PLATFORM_PVM) {
 		unsigned a, b, c, d;
 		__cpuid(1, a, b, c, d);
 		p->cpu_features[0] = c, p->cpu_features[1] = d, p->hwcap = d;
+		struct kvm_cpuid_entry2 *kvm_leaf1 = (struct kvm_cpuid_entry2 *)kvm_platform_cpuid(p, 1, 0);
+		if (kvm_leaf1 && ((c >> 26) & 1)) {
+			kvm_leaf1->ecx |= c & ((1u << 26) | (1u << 28)); /* XSAVE, AVX */
+			p->has_xsave = true;
+		}
 		__cpuid_count(7, 0, a, b, c, d);
 		p->cpu_features[2] = b, p->cpu_features[3] = c;
 		for (unsigned i = 0; i < 3; i++) {

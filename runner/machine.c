@@ -16,7 +16,7 @@
 #define RFLAGS_USER_MASK 0x240CD5ull
 
 int machine_create(struct machine *m, const struct tkvm_settings *settings, const struct tkvm_hooks *hooks,
-		   struct tkvm_error *err)
+		   const struct guest_memory *template_memory, struct tkvm_error *err)
 {
 	memset(m, 0, sizeof *m);
 	m->vm_fd = -1;
@@ -42,7 +42,10 @@ int machine_create(struct machine *m, const struct tkvm_settings *settings, cons
 	if (size < (8ull << 20))
 		return tkvm_error_set(err, -EINVAL, "max_memory of %u MB is too small (tkvm needs at least 8 MB)",
 				      m->settings.max_memory);
-	r = guest_memory_create(&m->memory, size, m->settings.name ? m->settings.name : "tkvm-guest", err);
+	if (template_memory)
+		r = guest_memory_map_private(&m->memory, template_memory, err);
+	else
+		r = guest_memory_create(&m->memory, size, m->settings.name ? m->settings.name : "tkvm-guest", err);
 	if (r < 0)
 		return r;
 	struct kvm_userspace_memory_region region = {
@@ -63,7 +66,6 @@ void machine_destroy(struct machine *m)
 		close(m->vm_fd);
 	m->vm_fd = -1;
 	guest_memory_destroy(&m->memory);
-	elf_symbols_free(&m->symbols);
 	file_table_close_all(&m->files);
 	http_fields_free(&m->request_fields);
 	http_fields_free(&m->response_fields);
@@ -73,7 +75,7 @@ void machine_destroy(struct machine *m)
 void machine_describe_address(const struct machine *m, uint64_t address, char *out, size_t size)
 {
 	uint64_t offset = 0;
-	const char *name = elf_symbols_lookup(&m->symbols, address, &offset);
+	const char *name = m->symbols ? elf_symbols_lookup(m->symbols, address, &offset) : NULL;
 	if (name)
 		snprintf(out, size, "0x%llx (%s+0x%llx)", (unsigned long long)address, name, (unsigned long long)offset);
 	else

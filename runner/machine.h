@@ -54,7 +54,7 @@ struct machine {
 	struct vcpu vcpu;
 	uint64_t cr3;
 	struct address_space space;
-	struct elf_symbols symbols;
+	const struct elf_symbols *symbols; /* the program's, shared by its VMs */
 	struct tkvm_settings settings;
 	struct tkvm_hooks hooks;
 	struct tkvm_stats stats;
@@ -83,8 +83,10 @@ struct machine {
 	char stop_message[1024];
 };
 
+/* A VM with its memory: new (template_memory NULL) or a private view of a
+ * frozen template's memory. The vCPU is created by the caller. */
 int machine_create(struct machine *m, const struct tkvm_settings *settings, const struct tkvm_hooks *hooks,
-		   struct tkvm_error *err);
+		   const struct guest_memory *template_memory, struct tkvm_error *err);
 void machine_destroy(struct machine *m);
 
 /* Runs the vCPU until something stops it, under a time limit in seconds. */

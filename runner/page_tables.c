@@ -33,7 +33,7 @@ static uint64_t *table_new(struct table_allocator *tables, uint64_t *address)
 	return table;
 }
 
-static int chunk_needs_small_pages(uint64_t chunk, const struct page_region *regions, unsigned region_count,
+static int chunk_needs_small_pages(uint64_t chunk, const struct mapped_region *regions, unsigned region_count,
 				   const uint64_t *holes, unsigned hole_count)
 {
 	uint64_t lo = chunk, hi = chunk + GUEST_HUGE_PAGE_SIZE;
@@ -63,7 +63,7 @@ static uint64_t system_page_entry(uint64_t page)
 	return 0;
 }
 
-static uint64_t user_page_entry(uint64_t page, const struct page_region *regions, unsigned region_count,
+static uint64_t user_page_entry(uint64_t page, const struct mapped_region *regions, unsigned region_count,
 				const uint64_t *holes, unsigned hole_count)
 {
 	for (unsigned i = 0; i < hole_count; i++)
@@ -87,7 +87,7 @@ static uint64_t user_page_entry(uint64_t page, const struct page_region *regions
 	return entry;
 }
 
-int page_tables_build(struct guest_memory *memory, const struct page_region *regions, unsigned region_count,
+int page_tables_build(struct guest_memory *memory, const struct mapped_region *regions, unsigned region_count,
 		      const uint64_t *holes, unsigned hole_count, uint64_t *cr3, struct tkvm_error *err)
 {
 	struct table_allocator tables = {memory, LAYOUT_PAGE_TABLES};

@@ -9,7 +9,7 @@
 
 /* A range mapped with 4 KiB pages and the permissions of an ELF segment
  * (ELF_SEGMENT_* flags). Pages shared by two regions get the union. */
-struct page_region {
+struct mapped_region {
 	uint64_t start, end;
 	uint32_t flags;
 };
@@ -18,7 +18,7 @@ struct page_region {
  * page), the regions with their permissions, the holes as not present (the
  * NULL page is always one), and everything else as user read-write-execute
  * with 2 MiB pages. Returns the CR3 value in *cr3. */
-int page_tables_build(struct guest_memory *memory, const struct page_region *regions, unsigned region_count,
+int page_tables_build(struct guest_memory *memory, const struct mapped_region *regions, unsigned region_count,
 		      const uint64_t *holes, unsigned hole_count, uint64_t *cr3, struct tkvm_error *err);
 
 /* Walks the tables like the CPU would: 1 when address is mapped for a

@@ -1,6 +1,7 @@
 /* Booting a program: ELF → guest memory, page tables, CPU tables, stack,
  * then main() runs under max_boot_time until it parks in
- * wait_for_requests. The parked state is what requests start from. */
+ * wait_for_requests. Warm-up requests run, then the parked VM is frozen
+ * into the template that every request VM starts from. */
 #include "runner/program.h"
 #include "runner/cpu_tables.h"
 #include "runner/initial_stack.h"
@@ -12,6 +13,8 @@
 
 #define STACK_SIZE_MAX (8ull << 20)
 #define HEAP_MIN (1ull << 20)
+#define DEFAULT_QUEUE_TIMEOUT 10.0
+#define INFO_FLAG_WARMUP 1
 
 static uint64_t page_up(uint64_t x) { return (x + GUEST_PAGE_SIZE - 1) & ~(GUEST_PAGE_SIZE - 1); }
 
@@ -27,7 +30,7 @@ static int build_address_space(struct machine *m, const struct elf_image *image,
 	if (r < 0)
 		return tkvm_error_prefix(err, "the program does not fit in max_memory (%u MB)", m->settings.max_memory);
 
-	struct page_region regions[ELF_MAX_SEGMENTS];
+	struct mapped_region regions[ELF_MAX_SEGMENTS];
 	for (unsigned i = 0; i < image->segment_count; i++) {
 		regions[i].start = (image->segments[i].vaddr + bias) & ~(GUEST_PAGE_SIZE - 1);
 		regions[i].end = page_up(image->segments[i].vaddr + bias + image->segments[i].memsz);
@@ -63,29 +66,63 @@ static int describe_boot_failure(struct machine *m, struct tkvm_error *err)
 	}
 }
 
-int program_boot_machine(struct tkvm_program *program, struct tkvm_error *err)
+/* Warm-up requests (the "warmup" key) run on the booting VM, so what they
+ * warm (caches, lazy initialisation) is in the template. */
+static int run_warmup(struct tkvm_program *program, struct machine *m, struct kvm_regs *parked, struct tkvm_error *err)
 {
-	struct machine *m = &program->machine;
-	int r = machine_create(m, &program->settings, &program->hooks, err);
-	if (r < 0)
-		return r;
+	const struct tkvm_warmup *w = &program->settings.warmup;
+	if (!w->enabled || w->num_requests <= 0)
+		return 0;
+	struct tkvm_header headers[TKVM_MAX_REQUEST_HEADERS];
+	size_t count = 0;
+	for (; count < w->header_count && count < TKVM_MAX_REQUEST_HEADERS; count++)
+		headers[count] = (struct tkvm_header){w->headers[count], strlen(w->headers[count])};
+	struct tkvm_request_input input = {
+		.method = w->method ? w->method : "GET", .url = w->url ? w->url : "/", .arg = "", .content_type = "",
+		.headers = headers, .header_count = count,
+	};
+	bool at_park = true;
+	for (int i = 0; i < w->num_requests; i++) {
+		struct tkvm_response response;
+		int r = machine_request(m, parked, &at_park, &input, INFO_FLAG_WARMUP, &response, err);
+		if (r == 0 && response.outcome != TKVM_OUTCOME_OK)
+			r = tkvm_error_set(err, -EIO, "warm-up request %d of %d failed: %s", i + 1, w->num_requests, response.error);
+		tkvm_response_free(&response);
+		if (r < 0)
+			return r;
+	}
+	/* A callback program parks where it was; a paused one must get back
+	 * to wait_for_requests_paused before the template is taken. */
+	if (!at_park)
+		return tkvm_error_set(err, -EIO, "the program did not return to wait_for_requests_paused after warm-up");
+	return 0;
+}
+
+static int boot_template(struct tkvm_program *program, struct tkvm_error *err)
+{
+	struct machine boot;
+	struct machine *m = &boot;
+	int r = machine_create(m, &program->settings, &program->hooks, NULL, err);
 	struct elf_image image;
-	r = elf_parse(program->elf, program->elf_size, &image, err);
-	if (r < 0)
-		return r;
-	uint64_t bias = image.position_independent && image.lowest_vaddr < LAYOUT_USER_START ? LAYOUT_PIE_BASE : 0;
-	r = build_address_space(m, &image, program->elf, bias, err);
-	if (r < 0)
-		return r;
-	if (elf_symbols_load(program->elf, program->elf_size, bias, &m->symbols) < 0)
-		return tkvm_error_set(err, -ENOMEM, "out of memory reading symbols");
-	r = vcpu_create(&m->vcpu, m->vm_fd, m->platform, m->cr3, err);
-	if (r < 0)
-		return r;
+	if (r == 0)
+		r = elf_parse(program->elf, program->elf_size, &image, err);
+	uint64_t bias = 0;
+	if (r == 0) {
+		bias = image.position_independent && image.lowest_vaddr < LAYOUT_USER_START ? LAYOUT_PIE_BASE : 0;
+		r = build_address_space(m, &image, program->elf, bias, err);
+	}
+	if (r == 0 && elf_symbols_load(program->elf, program->elf_size, bias, &program->symbols) < 0)
+		r = tkvm_error_set(err, -ENOMEM, "out of memory reading symbols");
+	m->symbols = &program->symbols;
+	if (r == 0)
+		r = vcpu_create(&m->vcpu, m->vm_fd, m->platform, m->cr3, err);
 	uint64_t rsp;
-	r = initial_stack_build(m, &image, bias, &rsp, err);
-	if (r < 0)
+	if (r == 0)
+		r = initial_stack_build(m, &image, bias, &rsp, err);
+	if (r < 0) {
+		machine_destroy(m);
 		return r;
+	}
 	struct kvm_regs *regs = vcpu_regs(&m->vcpu);
 	memset(regs, 0, sizeof *regs);
 	regs->rip = image.entry + bias;
@@ -96,11 +133,19 @@ int program_boot_machine(struct tkvm_program *program, struct tkvm_error *err)
 	m->start_ns = machine_now_ns();
 	enum machine_stop stop = machine_run(m, m->settings.max_boot_time);
 	m->stats.boot_ns = machine_now_ns() - m->start_ns;
-	if (stop != MACHINE_STOP_PARKED)
-		return describe_boot_failure(m, err);
-	program->parked_regs = *vcpu_regs(&m->vcpu);
-	program->at_park = true;
-	return 0;
+	if (stop != MACHINE_STOP_PARKED) {
+		r = describe_boot_failure(m, err);
+		machine_destroy(m);
+		return r;
+	}
+	struct kvm_regs parked = *vcpu_regs(&m->vcpu);
+	r = run_warmup(program, m, &parked, err);
+	if (r == 0)
+		r = template_capture(&program->template, m, &parked, err);
+	program->last_stats = m->stats;
+	program->counters.boot_time = (double)m->stats.boot_ns / 1e9;
+	machine_destroy(m);
+	return r;
 }
 
 int tkvm_program_boot(const struct tkvm_settings *settings, const uint8_t *elf, size_t elf_size,
@@ -110,33 +155,85 @@ int tkvm_program_boot(const struct tkvm_settings *settings, const uint8_t *elf, 
 	struct tkvm_program *program = calloc(1, sizeof *program);
 	if (!program)
 		return tkvm_error_set(err, -ENOMEM, "out of memory");
-	program->elf = malloc(elf_size ? elf_size : 1);
+	pthread_mutex_init(&program->lock, NULL);
+	pthread_cond_init(&program->vm_free, NULL);
+	program->references = 1;
+	program->queue_timeout = DEFAULT_QUEUE_TIMEOUT;
+	program->template.memory.memfd = -1;
+	for (int i = 0; i < FILE_TABLE_SIZE; i++)
+		program->template.files[i] = -1;
 	tkvm_settings_init(&program->settings);
+	program->elf = malloc(elf_size ? elf_size : 1);
 	if (!program->elf || tkvm_settings_copy(&program->settings, settings) < 0) {
-		tkvm_program_destroy(program);
+		tkvm_program_release(program);
 		return tkvm_error_set(err, -ENOMEM, "out of memory");
 	}
+	unsigned concurrency = program->settings.concurrency > 0 ? (unsigned)program->settings.concurrency : 1;
+	program->vms = calloc(concurrency, sizeof *program->vms);
+	if (!program->vms) {
+		tkvm_program_release(program);
+		return tkvm_error_set(err, -ENOMEM, "out of memory");
+	}
+	program->vm_count = concurrency;
+	for (unsigned i = 0; i < concurrency; i++)
+		program->vms[i].index = i;
 	memcpy(program->elf, elf, elf_size);
 	program->elf_size = elf_size;
 	if (hooks)
 		program->hooks = *hooks;
-	int r = program_boot_machine(program, err);
+	int r = boot_template(program, err);
 	if (r < 0) {
-		tkvm_program_destroy(program);
+		tkvm_program_release(program);
 		return r;
 	}
 	*out = program;
 	return 0;
 }
 
-const struct tkvm_stats *tkvm_program_stats(const struct tkvm_program *program) { return &program->machine.stats; }
+const struct tkvm_stats *tkvm_program_stats(const struct tkvm_program *program) { return &program->last_stats; }
+const struct tkvm_settings *tkvm_program_settings(const struct tkvm_program *program) { return &program->settings; }
 
-void tkvm_program_destroy(struct tkvm_program *program)
+void tkvm_program_set_queue_timeout(struct tkvm_program *program, double seconds)
+{
+	pthread_mutex_lock(&program->lock);
+	program->queue_timeout = seconds;
+	pthread_mutex_unlock(&program->lock);
+}
+
+void tkvm_program_counters(struct tkvm_program *program, struct tkvm_counters *counters)
+{
+	pthread_mutex_lock(&program->lock);
+	*counters = program->counters;
+	pthread_mutex_unlock(&program->lock);
+}
+
+void tkvm_program_retain(struct tkvm_program *program)
+{
+	pthread_mutex_lock(&program->lock);
+	program->references++;
+	pthread_mutex_unlock(&program->lock);
+}
+
+void tkvm_program_release(struct tkvm_program *program)
 {
 	if (!program)
 		return;
-	machine_destroy(&program->machine);
+	pthread_mutex_lock(&program->lock);
+	int left = --program->references;
+	pthread_mutex_unlock(&program->lock);
+	if (left > 0)
+		return;
+	for (unsigned i = 0; program->vms && i < program->vm_count; i++)
+		if (program->vms[i].created)
+			machine_destroy(&program->vms[i].machine);
+	free(program->vms);
+	template_destroy(&program->template);
+	elf_symbols_free(&program->symbols);
 	tkvm_settings_free(&program->settings);
+	pthread_mutex_destroy(&program->lock);
+	pthread_cond_destroy(&program->vm_free);
 	free(program->elf);
 	free(program);
 }
+
+void tkvm_program_destroy(struct tkvm_program *program) { tkvm_program_release(program); }

@@ -1,20 +1,41 @@
-/* A booted program (struct tkvm_program of tkvm.h): its ELF, settings and
- * the machine parked in wait_for_requests. Internal to runner/. */
+/* A booted program (struct tkvm_program of tkvm.h): its ELF, settings,
+ * symbols, the frozen template, and the pool of request VMs made from it.
+ * Internal to runner/. */
 #ifndef TKVM_RUNNER_PROGRAM_H
 #define TKVM_RUNNER_PROGRAM_H
-#include "runner/machine.h"
+#include <pthread.h>
+#include "runner/template.h"
+
+struct request_vm {
+	struct machine machine;
+	struct kvm_regs parked_regs; /* where the next request starts */
+	bool at_park;   /* false after a paused-model answer of a non-ephemeral program */
+	bool created;
+	bool busy;
+	unsigned index;
+};
 
 struct tkvm_program {
-	struct machine machine;
 	struct tkvm_settings settings;
 	struct tkvm_hooks hooks;
 	uint8_t *elf;
 	size_t elf_size;
-	struct kvm_regs parked_regs; /* registers at the park, after the host call returned */
-	bool at_park;  /* the vCPU sits at the park (false after a paused-model response) */
-	bool broken;   /* a failure left the VM unusable: boot again before the next request */
+	struct elf_symbols symbols;
+	struct template template;
+
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t vm_free;
+	struct request_vm *vms; /* settings.concurrency of them */
+	unsigned vm_count;
+	double queue_timeout;
+	struct tkvm_counters counters;
+	struct tkvm_stats last_stats;
+	int references;
 };
 
-/* (Re)creates the machine and runs main() until it parks. */
-int program_boot_machine(struct tkvm_program *program, struct tkvm_error *err);
+/* Runs one request on a machine that sits at its park (request.c): used
+ * for warm-up requests on the booting VM and for request VMs. Returns 0
+ * with the response filled in (failed or not), or a negative code. */
+int machine_request(struct machine *m, struct kvm_regs *parked, bool *at_park, const struct tkvm_request_input *input,
+		    uint16_t info_flags, struct tkvm_response *response, struct tkvm_error *err);
 #endif

@@ -4,6 +4,7 @@
  * response — with the on_error second chance when the program failed. */
 #include "runner/program.h"
 #include "runner/layout.h"
+#include <pthread.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,8 +36,8 @@ static uint64_t copy_string(struct machine *m, uint64_t *cursor, const char *s, 
 	return address;
 }
 
-static int write_request(struct machine *m, const struct tkvm_request_input *in, struct guest_request *g,
-			 struct tkvm_error *err)
+static int write_request(struct machine *m, const struct tkvm_request_input *in, uint16_t info_flags,
+			 struct guest_request *g, struct tkvm_error *err)
 {
 	size_t method_length = strlen(in->method), url_length = strlen(in->url), arg_length = strlen(in->arg),
 	       ct_length = strlen(in->content_type);
@@ -90,7 +91,7 @@ static int write_request(struct machine *m, const struct tkvm_request_input *in,
 	put_u64(r + 48, in->body_length);
 	put_u64(r + 56, g->headers);
 	put_u16(r + 64, in->header_count);
-	put_u16(r + 66, 0); /* info_flags: not a warm-up request */
+	put_u16(r + 66, info_flags); /* bit 0: warm-up request */
 	uint64_t prng[2];
 	if (getentropy(prng, sizeof prng) < 0)
 		prng[0] = machine_now_ns(), prng[1] = prng[0] * 0x9E3779B97F4A7C15ull;
@@ -116,11 +117,10 @@ static bool has_body(const struct tkvm_request_input *in)
 }
 
 /* Points the vCPU at the right entry for this request. */
-static int dispatch(struct tkvm_program *program, const struct tkvm_request_input *in, const struct guest_request *g,
-		    struct tkvm_error *err)
+static int dispatch(struct machine *m, const struct kvm_regs *parked, const struct tkvm_request_input *in,
+		    const struct guest_request *g, struct tkvm_error *err)
 {
-	struct machine *m = &program->machine;
-	uint64_t stack = program->parked_regs.rsp;
+	uint64_t stack = parked->rsp;
 	if (m->handlers[HANDLER_REQUEST]) {
 		uint64_t args[] = {g->request};
 		machine_prepare_call(m, m->handlers[HANDLER_REQUEST], stack, args, 1);
@@ -132,7 +132,7 @@ static int dispatch(struct tkvm_program *program, const struct tkvm_request_inpu
 			return tkvm_error_set(err, -EFAULT, "the paused program's struct kvm_request pointer is not writable");
 		memcpy(target, m->memory.host + g->request, KVM_REQUEST_SIZE);
 		struct kvm_regs *regs = vcpu_regs(&m->vcpu);
-		*regs = program->parked_regs;
+		*regs = *parked;
 		regs->rax = 0;
 		vcpu_mark_regs_dirty(&m->vcpu);
 		return 0;
@@ -151,14 +151,32 @@ static int dispatch(struct tkvm_program *program, const struct tkvm_request_inpu
 			      has_body(in) ? "set_backend_post or set_backend_request" : "set_backend_get or set_backend_request");
 }
 
+static enum tkvm_failure failure_of(const struct machine *m)
+{
+	switch (m->stop) {
+	case MACHINE_STOP_RETURNED: return TKVM_FAILURE_NO_RESPONSE;
+	case MACHINE_STOP_EXITED: return TKVM_FAILURE_EXIT;
+	case MACHINE_STOP_TIMEOUT: return TKVM_FAILURE_TIMEOUT;
+	default: break;
+	}
+	switch (m->failure) {
+	case FAILURE_OUT_OF_MEMORY: return TKVM_FAILURE_OUT_OF_MEMORY;
+	case FAILURE_BAD_CALL: return TKVM_FAILURE_BAD_CALL;
+	case FAILURE_TIMEOUT: return TKVM_FAILURE_TIMEOUT;
+	default: return TKVM_FAILURE_CRASH;
+	}
+}
+
 /* Why a run that did not respond failed, in one line. */
 static void describe_failure(struct machine *m, char *out, size_t size)
 {
 	const char *prefix = "";
-	char oom[160] = "";
+	char oom[200] = "";
 	if (m->space.failed_request && m->failure == FAILURE_CRASH) {
-		snprintf(oom, sizeof oom, "out of memory (max_memory %u MB; an allocation of %" PRIu64 " bytes failed), then ",
-			 m->settings.max_memory, m->space.failed_request);
+		bool request_limit = m->space.failed_on_limit;
+		snprintf(oom, sizeof oom, "out of memory (%s %u MB; an allocation of %" PRIu64 " bytes failed), then ",
+			 request_limit ? "max_request_memory" : "max_memory",
+			 request_limit ? m->settings.max_request_memory : m->settings.max_memory, m->space.failed_request);
 		m->failure = FAILURE_OUT_OF_MEMORY;
 	}
 	switch (m->stop) {
@@ -178,75 +196,58 @@ static void describe_failure(struct machine *m, char *out, size_t size)
 }
 
 /* The on_error second chance: handler 5 (url, arg, what) with 1 s. */
-static bool second_chance(struct tkvm_program *program, const struct guest_request *g, const char *what)
+static bool second_chance(struct machine *m, const struct kvm_regs *parked, const struct guest_request *g, const char *what)
 {
-	struct machine *m = &program->machine;
 	uint32_t handler = m->handlers[HANDLER_ERROR];
 	if (!handler || !g->block)
 		return false;
 	size_t length = strlen(what);
+	m->space.limit = UINT64_MAX; /* the program gets to answer even when out of request memory */
 	uint64_t text = address_space_map(&m->space, length + 1);
 	if (!text)
 		return false;
 	memcpy(m->memory.host + text, what, length + 1);
 	http_fields_clear(&m->response_fields);
 	uint64_t args[] = {g->url, g->arg, text};
-	machine_prepare_call(m, handler, program->parked_regs.rsp, args, 3);
-	enum machine_stop stop = machine_run(m, ON_ERROR_TIME_LIMIT);
-	uint64_t start, discard_length;
-	address_space_unmap(&m->space, text, length + 1, &start, &discard_length);
-	return stop == MACHINE_STOP_RESPONDED;
+	machine_prepare_call(m, handler, parked->rsp, args, 3);
+	return machine_run(m, ON_ERROR_TIME_LIMIT) == MACHINE_STOP_RESPONDED;
 }
 
 /* A paused-model program that answered sits inside backend_response: let
- * it loop back to wait_for_requests_paused before the next request. */
-static int return_to_park(struct tkvm_program *program, struct tkvm_error *err)
+ * it loop back to wait_for_requests_paused before its next request. */
+static int return_to_park(struct machine *m, struct kvm_regs *parked, bool *at_park, struct tkvm_error *err)
 {
-	struct machine *m = &program->machine;
 	m->in_request = false;
 	enum machine_stop stop = machine_run(m, m->settings.max_request_time);
-	if (stop != MACHINE_STOP_PARKED) {
-		program->broken = true;
+	if (stop != MACHINE_STOP_PARKED)
 		return tkvm_error_set(err, -EIO, "the paused program did not return to wait_for_requests_paused: %s",
 				      m->stop_message[0] ? m->stop_message : "it stopped elsewhere");
-	}
-	program->parked_regs = *vcpu_regs(&m->vcpu);
-	program->at_park = true;
+	*parked = *vcpu_regs(&m->vcpu);
+	*at_park = true;
 	return 0;
 }
 
-static void finish_response(struct machine *m, struct tkvm_response *response)
+static int validate_input(const struct tkvm_request_input *in, struct tkvm_error *err)
 {
-	response->headers = http_fields_take(&m->response_fields, &response->header_count);
-	http_fields_init(&m->response_fields, TKVM_MAX_RESPONSE_HEADERS);
-}
-
-int tkvm_request_run(struct tkvm_program *program, const struct tkvm_request_input *in,
-		     struct tkvm_response *response, struct tkvm_error *err)
-{
-	memset(response, 0, sizeof *response);
 	if (!in->method || !*in->method || !in->url || !in->arg || !in->content_type)
 		return tkvm_error_set(err, -EINVAL, "request needs a method, url, arg and content type (empty strings allowed)");
 	if (in->header_count > TKVM_MAX_REQUEST_HEADERS)
-		return tkvm_error_set(err, -E2BIG, "%zu request headers (at most %d)", in->header_count, TKVM_MAX_REQUEST_HEADERS);
+		return tkvm_error_set(err, -EINVAL, "%zu request headers (at most %d)", in->header_count, TKVM_MAX_REQUEST_HEADERS);
 	for (size_t i = 0; i < in->header_count; i++)
 		if (in->headers[i].length > HTTP_FIELD_MAX_LENGTH)
-			return tkvm_error_set(err, -E2BIG, "request header %zu is longer than %d bytes", i, HTTP_FIELD_MAX_LENGTH);
-	if (program->broken) {
-		/* Full reset after a failure: a fresh VM booted from the ELF. */
-		machine_destroy(&program->machine);
-		program->broken = false;
-		int r = program_boot_machine(program, err);
-		if (r < 0) {
-			program->broken = true;
-			return tkvm_error_prefix(err, "rebooting after the previous failure");
-		}
-	}
-	struct machine *m = &program->machine;
-	int r = 0;
-	if (!program->at_park && (r = return_to_park(program, err)) < 0)
-		return r;
+			return tkvm_error_set(err, -EINVAL, "request header %zu is longer than %d bytes", i, HTTP_FIELD_MAX_LENGTH);
+	return 0;
+}
 
+int machine_request(struct machine *m, struct kvm_regs *parked, bool *at_park, const struct tkvm_request_input *in,
+		    uint16_t info_flags, struct tkvm_response *response, struct tkvm_error *err)
+{
+	memset(response, 0, sizeof *response);
+	int r = validate_input(in, err);
+	if (r < 0)
+		return r;
+	if (!*at_park && (r = return_to_park(m, parked, at_park, err)) < 0)
+		return r;
 	uint64_t exits = m->stats.exits, syscalls = m->stats.syscalls, host_calls = m->stats.host_calls;
 	m->start_ns = machine_now_ns();
 	m->space.failed_request = 0;
@@ -255,10 +256,9 @@ int tkvm_request_run(struct tkvm_program *program, const struct tkvm_request_inp
 	for (size_t i = 0; i < in->header_count; i++)
 		http_fields_append(&m->request_fields, in->headers[i].field, in->headers[i].length);
 	struct guest_request g;
-	r = write_request(m, in, &g, err);
-	if (r < 0)
-		return r;
-	r = dispatch(program, in, &g, err);
+	r = write_request(m, in, info_flags, &g, err);
+	if (r == 0)
+		r = dispatch(m, parked, in, &g, err);
 	if (r < 0) {
 		release_request(m, &g);
 		return r;
@@ -267,15 +267,16 @@ int tkvm_request_run(struct tkvm_program *program, const struct tkvm_request_inp
 	m->input = in;
 	m->response = response;
 	m->response_set = false;
-	program->at_park = m->model != MODEL_PAUSED;
+	*at_park = m->model != MODEL_PAUSED;
 	enum machine_stop stop = machine_run(m, m->settings.max_request_time);
 	if (stop != MACHINE_STOP_RESPONDED) {
 		describe_failure(m, response->error, sizeof response->error);
+		response->failure = failure_of(m);
 		free(response->content_type), free(response->body);
 		response->content_type = NULL, response->body = NULL;
 		response->body_length = 0;
 		response->cacheable = false;
-		if (second_chance(program, &g, response->error)) {
+		if (second_chance(m, parked, &g, response->error)) {
 			response->outcome = TKVM_OUTCOME_RECOVERED;
 		} else {
 			free(response->content_type), free(response->body);
@@ -285,10 +286,11 @@ int tkvm_request_run(struct tkvm_program *program, const struct tkvm_request_inp
 			response->outcome = TKVM_OUTCOME_FAILED;
 			http_fields_clear(&m->response_fields);
 		}
-		program->broken = true;
 	}
-	finish_response(m, response);
-	if (!program->broken)
+	response->headers = http_fields_take(&m->response_fields, &response->header_count);
+	http_fields_init(&m->response_fields, TKVM_MAX_RESPONSE_HEADERS);
+	/* An ephemeral VM is reset wholesale; otherwise free what we took. */
+	if (response->outcome == TKVM_OUTCOME_OK && !m->ephemeral)
 		release_request(m, &g);
 	m->in_request = false;
 	m->input = NULL;
@@ -299,6 +301,137 @@ int tkvm_request_run(struct tkvm_program *program, const struct tkvm_request_inp
 	m->stats.request_syscalls = m->stats.syscalls - syscalls;
 	m->stats.request_host_calls = m->stats.host_calls - host_calls;
 	return 0;
+}
+
+/* Takes a free request VM, making one when fewer than `concurrency`
+ * exist; waits up to the queue timeout. Called with the lock held. */
+static struct request_vm *acquire_vm(struct tkvm_program *p, double *waited, struct tkvm_error *err)
+{
+	uint64_t start = machine_now_ns();
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	double timeout = p->queue_timeout;
+	deadline.tv_sec += (time_t)timeout;
+	deadline.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+	if (deadline.tv_nsec >= 1000000000L)
+		deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+	for (;;) {
+		struct request_vm *fresh = NULL;
+		for (unsigned i = 0; i < p->vm_count; i++) {
+			struct request_vm *vm = &p->vms[i];
+			if (vm->busy)
+				continue;
+			if (vm->created) {
+				vm->busy = true;
+				*waited = (double)(machine_now_ns() - start) / 1e9;
+				return vm;
+			}
+			if (!fresh)
+				fresh = vm;
+		}
+		if (fresh) {
+			fresh->busy = true;
+			*waited = (double)(machine_now_ns() - start) / 1e9;
+			return fresh;
+		}
+		if (pthread_cond_timedwait(&p->vm_free, &p->lock, &deadline) == ETIMEDOUT) {
+			p->counters.queue_timeouts++;
+			tkvm_error_set(err, -EBUSY, "no free request VM within the queue timeout (%g s; concurrency %u)", timeout,
+				       p->vm_count);
+			return NULL;
+		}
+	}
+}
+
+static void count_response(struct tkvm_counters *c, const struct tkvm_response *r)
+{
+	c->invocations++;
+	if (r->status >= 500)
+		c->status_5xx++;
+	else if (r->status >= 400)
+		c->status_4xx++;
+	else if (r->status >= 300)
+		c->status_3xx++;
+	else
+		c->status_2xx++;
+	if (r->outcome != TKVM_OUTCOME_OK) {
+		if (r->failure == TKVM_FAILURE_TIMEOUT)
+			c->timeouts++;
+		else
+			c->exceptions++;
+	}
+}
+
+int tkvm_request_run(struct tkvm_program *p, const struct tkvm_request_input *in, struct tkvm_response *response,
+		     struct tkvm_error *err)
+{
+	memset(response, 0, sizeof *response);
+	int r = validate_input(in, err);
+	if (r < 0)
+		return r;
+	double waited = 0;
+	pthread_mutex_lock(&p->lock);
+	struct request_vm *vm = acquire_vm(p, &waited, err);
+	if (vm)
+		p->counters.reservation_time += waited;
+	pthread_mutex_unlock(&p->lock);
+	if (!vm)
+		return -EBUSY;
+	struct machine *m = &vm->machine;
+	if (!vm->created) {
+		r = template_instantiate(&p->template, m, &p->settings, &p->hooks, &p->symbols, err);
+		if (r < 0) {
+			machine_destroy(m);
+			pthread_mutex_lock(&p->lock);
+			vm->busy = false;
+			pthread_cond_signal(&p->vm_free);
+			pthread_mutex_unlock(&p->lock);
+			return tkvm_error_prefix(err, "creating request VM %u", vm->index);
+		}
+		vm->created = true;
+		vm->parked_regs = p->template.regs;
+		vm->at_park = true;
+		pthread_mutex_lock(&p->lock);
+		p->counters.request_vms++;
+		pthread_mutex_unlock(&p->lock);
+	}
+	r = machine_request(m, &vm->parked_regs, &vm->at_park, in, 0, response, err);
+	response->vm = vm->index;
+	response->queue_seconds = waited;
+	bool failed = r < 0 || response->outcome != TKVM_OUTCOME_OK;
+	int64_t pages = 0;
+	uint64_t reset_start = machine_now_ns();
+	if (failed || m->ephemeral) {
+		/* Ephemeral: back to the template's pages, registers and FPU.
+		 * After a failure always, and giving the pages back (full reset). */
+		pages = template_reset(&p->template, m, failed);
+		vm->parked_regs = p->template.regs;
+		vm->at_park = true;
+	}
+	double reset_seconds = (double)(machine_now_ns() - reset_start) / 1e9;
+	response->reset_seconds = reset_seconds;
+	response->pages_reset = pages > 0 ? (uint64_t)pages : 0;
+	pthread_mutex_lock(&p->lock);
+	if (r == 0)
+		count_response(&p->counters, response);
+	p->counters.request_cpu_time += (double)m->stats.request_ns / 1e9;
+	if (failed || m->ephemeral) {
+		p->counters.reset_time += reset_seconds;
+		if (failed)
+			p->counters.full_resets++;
+		else
+			p->counters.resets++;
+	}
+	p->last_stats = m->stats;
+	if (pages < 0) {
+		/* The VM could not be reset: never hand it out again as it is. */
+		machine_destroy(m);
+		vm->created = false;
+	}
+	vm->busy = false;
+	pthread_cond_signal(&p->vm_free);
+	pthread_mutex_unlock(&p->lock);
+	return r;
 }
 
 void tkvm_response_free(struct tkvm_response *response)

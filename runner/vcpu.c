@@ -19,18 +19,29 @@
 /* RFLAGS bits cleared on syscall entry: TF, IF, DF, IOPL, NT, AC. */
 #define SYSCALL_FLAG_MASK 0x47700ull
 
-static __thread struct vcpu *running_vcpu;
+/* The vCPU the calling thread runs or is about to run. The timer signal
+ * goes to this thread only, so the handler knows which run to stop. */
+static __thread struct vcpu *volatile running_vcpu;
+static __thread timer_t thread_timer;
+static __thread bool thread_timer_made;
+static pthread_key_t timer_key;
 
 static void timer_signal_handler(int signo, siginfo_t *info, void *context)
 {
-	(void)signo, (void)context;
-	struct vcpu *vcpu = info->si_value.sival_ptr;
-	/* Only the thread running this vCPU receives the signal; the value
-	 * check guards against a stale signal from a destroyed vCPU. */
-	if (vcpu && vcpu == running_vcpu) {
+	(void)signo, (void)info, (void)context;
+	struct vcpu *vcpu = running_vcpu;
+	if (vcpu) {
 		vcpu->timer_fired = 1;
 		vcpu->run->immediate_exit = 1;
 	}
+}
+
+static void delete_thread_timer(void *unused)
+{
+	(void)unused;
+	if (thread_timer_made)
+		timer_delete(thread_timer);
+	thread_timer_made = false;
 }
 
 static int timer_signal(void) { return SIGRTMIN + 4; }
@@ -44,6 +55,7 @@ static void install_handler(void)
 	action.sa_flags = SA_SIGINFO; /* no SA_RESTART: KVM_RUN must return */
 	sigemptyset(&action.sa_mask);
 	sigaction(timer_signal(), &action, NULL);
+	pthread_key_create(&timer_key, delete_thread_timer);
 }
 
 /* KVM_SET_MSRS for a few entries (kvm_msrs ends in a flexible array). */
@@ -125,9 +137,8 @@ int vcpu_create(struct vcpu *vcpu, int vm_fd, const struct kvm_platform *platfor
 
 void vcpu_destroy(struct vcpu *vcpu)
 {
-	if (vcpu->timer_thread)
-		timer_delete(vcpu->timer);
-	vcpu->timer_thread = 0;
+	if (running_vcpu == vcpu)
+		running_vcpu = NULL;
 	if (vcpu->run)
 		munmap(vcpu->run, vcpu->run_size);
 	if (vcpu->fd >= 0)
@@ -138,11 +149,9 @@ void vcpu_destroy(struct vcpu *vcpu)
 
 int vcpu_run(struct vcpu *vcpu)
 {
-	running_vcpu = vcpu;
 	int r = ioctl(vcpu->fd, KVM_RUN, 0);
 	int saved = errno;
 	vcpu->run->kvm_dirty_regs = 0;
-	vcpu->exits++;
 	if (r < 0) {
 		vcpu->run->immediate_exit = 0;
 		return -saved;
@@ -156,21 +165,18 @@ int vcpu_run(struct vcpu *vcpu)
 
 int vcpu_timer_arm(struct vcpu *vcpu, double seconds, struct tkvm_error *err)
 {
-	pid_t thread = (pid_t)syscall(SYS_gettid);
-	if (vcpu->timer_thread != thread) {
-		if (vcpu->timer_thread)
-			timer_delete(vcpu->timer);
-		vcpu->timer_thread = 0;
+	if (!thread_timer_made) {
 		struct sigevent event;
 		memset(&event, 0, sizeof event);
 		event.sigev_notify = SIGEV_THREAD_ID;
 		event.sigev_signo = timer_signal();
-		event.sigev_value.sival_ptr = vcpu;
-		event._sigev_un._tid = thread;
-		if (timer_create(CLOCK_MONOTONIC, &event, &vcpu->timer) < 0)
+		event._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+		if (timer_create(CLOCK_MONOTONIC, &event, &thread_timer) < 0)
 			return tkvm_error_set(err, -errno, "timer_create: %s", strerror(errno));
-		vcpu->timer_thread = thread;
+		thread_timer_made = true;
+		pthread_setspecific(timer_key, &thread_timer); /* deletes it when the thread ends */
 	}
+	running_vcpu = vcpu;
 	vcpu->timer_fired = 0;
 	vcpu->run->immediate_exit = 0;
 	struct itimerspec spec;
@@ -181,18 +187,19 @@ int vcpu_timer_arm(struct vcpu *vcpu, double seconds, struct tkvm_error *err)
 		if (!spec.it_value.tv_sec && !spec.it_value.tv_nsec)
 			spec.it_value.tv_nsec = 1;
 	}
-	if (timer_settime(vcpu->timer, 0, &spec, NULL) < 0)
+	if (timer_settime(thread_timer, 0, &spec, NULL) < 0)
 		return tkvm_error_set(err, -errno, "timer_settime: %s", strerror(errno));
 	return 0;
 }
 
 void vcpu_timer_disarm(struct vcpu *vcpu)
 {
-	if (vcpu->timer_thread) {
+	if (thread_timer_made) {
 		struct itimerspec off;
 		memset(&off, 0, sizeof off);
-		timer_settime(vcpu->timer, 0, &off, NULL);
+		timer_settime(thread_timer, 0, &off, NULL);
 	}
+	running_vcpu = NULL;
 	vcpu->run->immediate_exit = 0;
 }
 

@@ -17,10 +17,7 @@ struct vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 	const struct kvm_platform *platform;
-	timer_t timer;
-	pid_t timer_thread; /* thread the timer signals; 0 = no timer yet */
 	volatile sig_atomic_t timer_fired;
-	uint64_t exits;     /* KVM_RUN returns, for statistics */
 };
 
 /* Creates the vCPU with supported CPUID, user-mode special registers for
@@ -38,7 +35,9 @@ static inline void vcpu_mark_sregs_dirty(struct vcpu *vcpu) { vcpu->run->kvm_dir
  * (the timer, or another) interrupted it, or another negative errno. */
 int vcpu_run(struct vcpu *vcpu);
 
-/* Starts the time limit for what follows; 0 or negative seconds disarm. */
+/* Starts the time limit for what follows, on the calling thread's timer
+ * (one per thread, made on first use: any thread may run any vCPU); 0 or
+ * negative seconds disarm. */
 int vcpu_timer_arm(struct vcpu *vcpu, double seconds, struct tkvm_error *err);
 void vcpu_timer_disarm(struct vcpu *vcpu);
 

@@ -21,6 +21,10 @@
 #define TKVM_SDK_KVM_API_H
 #pragma once
 
+#if !defined(__x86_64__)
+#error "kvm_api.h: TinyKVM programs are x86-64 Linux executables (the host calls are x86 `out` stubs)"
+#endif
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -145,7 +149,7 @@ struct kvm_request {
 	uint16_t    content_type_len;
 	const uint8_t *content;
 	size_t         content_len;
-	const struct kvm_request_header *headers;
+	struct kvm_request_header *headers;  /* not const: upstream's type */
 	uint16_t    num_headers;   /* at most 64 */
 	uint16_t    info_flags;    /* KVM_REQUEST_WARMUP, ... */
 	uint32_t    reserved0;
@@ -567,7 +571,9 @@ extern KVM_NORETURN void storage_noreturn(const void *data, size_t len);
 
 /* Storage VM, during init: only the allowed functions may be called from
    requests (none allowed = all allowed). */
-extern long sys_storage_allow(void (*func)(void));
+/* In C the parameter is an unprototyped function pointer, as upstream has it,
+   so any storage function can be passed without a cast. */
+extern long sys_storage_allow(void (*func)());
 #define STORAGE_ALLOW(func) sys_storage_allow((void (*)(void))(func))
 
 /* ------------------------------------------------------------------------
@@ -770,12 +776,15 @@ extern void sys_sockets_write(struct kvm_socket_event *events, size_t n);
 /* ------------------------------------------------------------------------
  * The stubs. Each one is a weak function in its own COMDAT section, so any
  * number of translation units may include this header: the linker keeps one
- * copy. Calls that never return trap if the host ever resumes them.
+ * copy. The .ifndef guard covers LTO, which assembles the top-level asm of
+ * several units together, and lets a unit define a stub itself. Calls that
+ * never return trap if the host ever resumes them.
  * Define KVM_API_ALREADY_DEFINED to leave them out (upstream's switch).
  */
 #ifndef KVM_API_ALREADY_DEFINED
 
 #define KVM_STUB_BEGIN(name) \
+	".ifndef " #name "\n" \
 	".pushsection .text." #name ",\"axG\",@progbits," #name ",comdat\n" \
 	".weak " #name "\n" \
 	".type " #name ", @function\n" \
@@ -785,7 +794,8 @@ extern void sys_sockets_write(struct kvm_socket_event *events, size_t n);
 #define KVM_STUB_END(name) \
 	".cfi_endproc\n" \
 	".size " #name ", . - " #name "\n" \
-	".popsection\n"
+	".popsection\n" \
+	".endif\n"
 #define KVM_STR_(x) #x
 #define KVM_STR(x) KVM_STR_(x)
 /* mov $nr, %eax; out %eax, $0; ret */

@@ -36,8 +36,9 @@ tk() {
 # tk_show: the last run, for a failing check's diagnostics.
 tk_show() {
 	echo "exit status $(cat "$TMP/tk.rc")"
-	sed 's/^/stdout: /' "$TMP/tk.out" | head -15
-	sed 's/^/stderr: /' "$TMP/tk.err" | head -15
+	# awk ends every line, so an unterminated last line cannot swallow the next ok/not ok.
+	awk 'NR <= 15 { print "stdout: " $0 }' "$TMP/tk.out"
+	awk 'NR <= 15 { print "stderr: " $0 }' "$TMP/tk.err"
 }
 
 # The assertions are commands for check NAME ...; they print why they failed.

@@ -67,47 +67,65 @@ check "... has the platform" json_is "$TMP/tk.out" 'd["platform"] in ("PVM", "VM
 check "... and kvm: true" json_is "$TMP/tk.out" 'd["kvm"] is True'
 
 # Colours: never in a pipe or file, never with NO_COLOR set.
-run_no_escapes() { # NAME ARGS...: run tkvm ARGS with output to files; no ESC in either.
-	ne_name=$1
-	shift
-	check "$ne_name: no escape sequences when not a terminal" sh -c '"$TKVM" "$@" >"$TMP/c.out" 2>"$TMP/c.err"; [ -s "$TMP/c.out" ] || [ -s "$TMP/c.err" ]' sh "$@"
-	check "$ne_name: ... (checked)" no_escapes "$TMP/c.out" "$TMP/c.err"
-	check "$ne_name: no escape sequences with NO_COLOR=1" sh -c 'NO_COLOR=1 "$TKVM" "$@" >"$TMP/c.out" 2>"$TMP/c.err"; [ -s "$TMP/c.out" ] || [ -s "$TMP/c.err" ]' sh "$@"
-	check "$ne_name: ... (checked)" no_escapes "$TMP/c.out" "$TMP/c.err"
+# plain_output [VAR=VALUE] ARGS...: runs tkvm ARGS (under env VAR=VALUE) with stdout and stderr
+# to files; something was printed and neither file holds an ESC byte.
+plain_output() {
+	case $1 in
+	*=*) po_env=$1; shift ;;
+	*) po_env=TKVM_CLI_TEST=1 ;;
+	esac
+	env "$po_env" "$TKVM" "$@" >"$TMP/c.out" 2>"$TMP/c.err"
+	if [ ! -s "$TMP/c.out" ] && [ ! -s "$TMP/c.err" ]; then
+		echo "tkvm $* printed nothing"; return 1
+	fi
+	no_escapes "$TMP/c.out" "$TMP/c.err"
 }
 printf '{\n\t"max_memroy": 64,\n}\n' >"$TMP/bad.json"
 printf '{\n\t"max_memroy": 64\n}\n' >"$TMP/typo.json"
-run_no_escapes "crash error" run "$G/crash" /null
-run_no_escapes "crash_recover hint" run "$G/crash_recover" /null
-run_no_escapes "usage error" run "$G/hello" FETCH /
-run_no_escapes "unknown command" nosuchcommand
-run_no_escapes "config error" run -c "$TMP/bad.json" "$G/hello" /
-run_no_escapes "config warning" run -c "$TMP/typo.json" "$G/hello" /
-run_no_escapes "--verbose" run --verbose "$G/hello" /
-run_no_escapes "-i" run -i "$G/hello" /
-run_no_escapes "doctor" doctor
-run_no_escapes "help" --help
+for args in "run $G/crash /null" "run $G/crash_recover /null" "run $G/hello FETCH /" "nosuchcommand" \
+	"run -c $TMP/bad.json $G/hello /" "run -c $TMP/typo.json $G/hello /" "run --verbose $G/hello /" \
+	"run --strace $G/hello /" "run -i $G/hello /" "run $TMP/nosuch /" "doctor" "--help"; do
+	# shellcheck disable=SC2086 # word splitting wanted: no spaces in these paths' arguments
+	check "tkvm $args: no escape sequences when not a terminal" plain_output $args
+	# shellcheck disable=SC2086
+	check "tkvm $args: no escape sequences with NO_COLOR=1" plain_output NO_COLOR=1 $args
+done
 
 # On a terminal (a pty from script(1)) colours appear, unless NO_COLOR is set.
 if command -v script >/dev/null 2>&1 && script -qec true /dev/null </dev/null >/dev/null 2>&1; then
-	on_tty() { # OUTFILE COMMAND: runs the shell COMMAND on a pty, its output in OUTFILE
+	# on_tty OUTFILE COMMAND: runs the shell COMMAND on a pty, all its output in OUTFILE.
+	on_tty() {
 		script -qec "$2" /dev/null </dev/null >"$1" 2>&1
 	}
-	check "on a terminal: errors are coloured (so the checks above can fail)" \
-		on_tty "$TMP/tty.out" '"$TKVM" run "$GUESTS/glibc/crash" /null; [ $? = 1 ]'
-	check "... escape sequences present" grep -q "$ESC" "$TMP/tty.out"
-	check "on a terminal: doctor is coloured" on_tty "$TMP/tty.out" '"$TKVM" doctor'
-	check "... escape sequences present" grep -q "$ESC" "$TMP/tty.out"
+	# tty_colour COMMAND: on a pty, COMMAND prints escape sequences.
+	tty_colour() {
+		on_tty "$TMP/tty.out" "$1"
+		grep -q "$ESC" "$TMP/tty.out" && return 0
+		echo "no escape sequences on a terminal:"; cat "$TMP/tty.out"; return 1
+	}
+	# tty_plain COMMAND: on a pty, COMMAND prints something without escape sequences.
+	tty_plain() {
+		on_tty "$TMP/tty.out" "$1"
+		[ -s "$TMP/tty.out" ] || { echo "printed nothing"; return 1; }
+		no_escapes "$TMP/tty.out"
+	}
+	# These two show that the detection works here, so the NO_COLOR checks can fail.
+	check "on a terminal: errors are coloured" tty_colour '"$TKVM" run "$GUESTS/glibc/crash" /null'
+	check "on a terminal: doctor is coloured" tty_colour '"$TKVM" doctor'
 	for cmd in 'run "$GUESTS/glibc/crash" /null' 'run "$GUESTS/glibc/crash_recover" /null' \
 		'run "$GUESTS/glibc/hello" FETCH /' 'run -c "$TMP/bad.json" "$GUESTS/glibc/hello" /' \
-		'run -c "$TMP/typo.json" "$GUESTS/glibc/hello" /' 'run -v "$GUESTS/glibc/hello" /' 'doctor' 'nosuchcommand'; do
-		check "on a terminal with NO_COLOR=1: tkvm $cmd runs" on_tty "$TMP/tty.out" "NO_COLOR=1 \"\$TKVM\" $cmd; true"
-		check "... no escape sequences" no_escapes "$TMP/tty.out"
+		'run -c "$TMP/typo.json" "$GUESTS/glibc/hello" /' 'run -v "$GUESTS/glibc/hello" /' \
+		'run -i "$GUESTS/glibc/hello" /' 'doctor' 'nosuchcommand'; do
+		check "on a terminal with NO_COLOR=1: tkvm $cmd has no escape sequences" \
+			tty_plain "NO_COLOR=1 \"\$TKVM\" $cmd"
 	done
-	check "on a terminal, stderr to a file: no escapes in the file" \
-		on_tty "$TMP/tty.out" '"$TKVM" run "$GUESTS/glibc/crash" /null 2>"$TMP/tty.err"; true'
-	check "... (checked)" no_escapes "$TMP/tty.err"
-	check "... but the error is there" grep -q 'NULL pointer dereference' "$TMP/tty.err"
+	# stderr_plain: on a pty with stderr redirected to a file, the error in the file is plain.
+	stderr_plain() {
+		on_tty "$TMP/tty.out" '"$TKVM" run "$GUESTS/glibc/crash" /null 2>"$TMP/tty.err"'
+		grep -q 'NULL pointer dereference' "$TMP/tty.err" || { echo "no error in the file"; return 1; }
+		no_escapes "$TMP/tty.err"
+	}
+	check "on a terminal with stderr to a file: the file has no escape sequences" stderr_plain
 else
 	echo "skip - script(1) with a pty is not available: colours on a terminal not checked"
 fi
