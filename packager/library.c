@@ -24,10 +24,11 @@ enum member_kind {
 
 /* One member of the library object, with where it is written. */
 struct member {
-	const cJSON *json;
+	cJSON *json;
 	const char *name;
-	int line; /* of its key; 0 when not found */
+	int line;             /* of its key; 0 when not found */
 	const char *value_at; /* its value in the text, or NULL */
+	int value_line;       /* the line value_at is on */
 	enum member_kind kind;
 };
 
@@ -92,6 +93,15 @@ static const char *describe(const cJSON *v)
 	return "nothing";
 }
 
+/* Where a member's messages start: "SOURCE:LINE: " or "SOURCE: ". */
+static void location(char *buf, size_t size, const char *source, int line)
+{
+	if (line > 0)
+		snprintf(buf, size, "%s:%d: ", source, line);
+	else
+		snprintf(buf, size, "%s: ", source);
+}
+
 static char *format_message(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static char *format_message(const char *fmt, va_list ap)
 {
@@ -105,42 +115,46 @@ static char *format_message(const char *fmt, va_list ap)
 	return message;
 }
 
-/* Length of the "SOURCE:LINE: " or "SOURCE: " that program_settings puts
- * in front of its messages, 0 when message does not start so. */
-static size_t location_length(const char *message, const char *source)
+/* Reads the "SOURCE:LINE: " or "SOURCE: " that program_settings puts in
+ * front of its messages: returns its length (0 when message does not start
+ * so) and the line in *line (0 when none). */
+static size_t read_location(const char *message, const char *source, long *line)
 {
-	size_t n = strlen(source);
+	size_t n = strlen(source), i = n + 1;
+	*line = 0;
 	if (strncmp(message, source, n) || message[n] != ':')
 		return 0;
-	size_t i = n + 1;
-	while (message[i] >= '0' && message[i] <= '9')
+	long value = 0;
+	while (message[i] >= '0' && message[i] <= '9' && value < 100000000)
+		value = value * 10 + (message[i++] - '0');
+	if (i > n + 1) {
+		if (message[i] != ':')
+			return 0;
 		i++;
-	if (i > n + 1 && message[i] == ':')
-		i++;
-	return message[i] == ' ' ? i + 1 : 0;
+	}
+	if (message[i] != ' ')
+		return 0;
+	*line = value;
+	return i + 1;
 }
 
 /* "SOURCE:LINE: what" from program_settings becomes "SOURCE:LINE: program
- * "x": what", so that a message names the member it is about. */
-static char *name_member(const char *message, const char *source, const char *kind, const char *name)
+ * "x": what", so that a message names the member it is about. Lines there
+ * count from the member's text, which starts on line first_line. */
+static char *name_member(const char *message, const char *source, int first_line, const char *kind,
+			 const char *name)
 {
-	char quoted[128];
-	size_t at = location_length(message, source);
+	char quoted[128], where[512] = "";
+	long line;
+	size_t at = read_location(message, source, &line);
+	if (at)
+		location(where, sizeof where, source, line > 0 ? (int)(line + first_line - 1) : 0);
 	quote(name, quoted, sizeof quoted);
-	size_t length = strlen(message) + strlen(kind) + strlen(quoted) + 4;
+	size_t length = strlen(where) + strlen(kind) + strlen(quoted) + strlen(message + at) + 4;
 	char *out = malloc(length);
 	if (out)
-		snprintf(out, length, "%.*s%s %s: %s", (int)at, message, kind, quoted, message + at);
+		snprintf(out, length, "%s%s %s: %s", where, kind, quoted, message + at);
 	return out;
-}
-
-/* Where a member's messages start: "SOURCE:LINE: " or "SOURCE: ". */
-static void location(char *buf, size_t size, const char *source, int line)
-{
-	if (line > 0)
-		snprintf(buf, size, "%s:%d: ", source, line);
-	else
-		snprintf(buf, size, "%s: ", source);
 }
 
 /* Records that member name could not be loaded; takes message. */
@@ -192,30 +206,46 @@ struct warning_relay {
 	const struct reading *reading;
 	const char *kind;
 	const char *name;
+	int first_line;
 };
 
 static void relay_warning(void *context, const char *message)
 {
 	const struct warning_relay *relay = context;
 	const struct reading *r = relay->reading;
-	char *named = name_member(message, r->source, relay->kind, relay->name);
+	char *named = name_member(message, r->source, relay->first_line, relay->kind, relay->name);
 	r->warn(r->warn_context, named ? named : message);
 	free(named);
 }
 
 /* Applies one member's keys to settings; a problem (not an error) when a
- * key is wrong. Returns 0, 1 for a problem recorded, or -ENOMEM. */
-static int apply_member(struct reading *r, const struct member *m, const char *kind, struct tkvm_settings *settings)
+ * key is wrong. Returns 0, 1 for a problem recorded, or -ENOMEM.
+ *
+ * program_settings gets the member's own text (from its opening brace) as
+ * a standalone object, its name detached for the call: finding the member
+ * again in the whole library, once per member and once per line asked
+ * for, would make a large library cost time quadratic in its size, and a
+ * name written with escapes could not be found at all. Its lines then
+ * count from the member's first line; name_member shifts them back. */
+static int apply_member(struct reading *r, struct member *m, const char *kind, struct tkvm_settings *settings)
 {
-	struct warning_relay relay = { r, kind, m->name };
+	struct warning_relay relay = { r, kind, m->name, 1 };
 	struct tkvm_error problem = { 0 };
-	int rc = program_settings_apply(m->json, r->text, r->source, settings, r->warn ? relay_warning : NULL,
-					&relay, &problem);
+	const char *text = r->text;
+	char *name = m->json->string;
+	if (m->value_at) {
+		text = m->value_at;
+		relay.first_line = m->value_line;
+		m->json->string = NULL;
+	}
+	int rc = program_settings_apply(m->json, text, r->source, settings, r->warn ? relay_warning : NULL, &relay,
+					&problem);
+	m->json->string = name;
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc == 0)
 		return 0;
-	char *message = name_member(problem.message, r->source, kind, m->name);
+	char *message = name_member(problem.message, r->source, relay.first_line, kind, m->name);
 	rc = add_problem_message(r, m->name, message);
 	return rc < 0 ? rc : 1;
 }
@@ -240,19 +270,30 @@ static bool is_program(const cJSON *object)
 	       cJSON_GetObjectItemCaseSensitive(object, "filename");
 }
 
+/* The line of at, counting on from position from on line from_line. */
+static int line_after(const char *from, int from_line, const char *at)
+{
+	for (; from < at && *from; from++)
+		if (*from == '\n')
+			from_line++;
+	return from_line;
+}
+
 /* Lists the members in text order, with their lines (one walk of the
- * text, in step with cJSON, which keeps members in order). */
+ * text, in step with cJSON, which keeps members in order; lines counted as
+ * the walk goes, so the whole costs one pass). */
 static struct member *list_members(const cJSON *root, const char *text, size_t *count)
 {
 	size_t n = 0;
-	const cJSON *item;
+	cJSON *item;
 	cJSON_ArrayForEach(item, root)
 		n++;
 	*count = n;
 	struct member *members = calloc(n ? n : 1, sizeof *members);
 	if (!members)
 		return NULL;
-	const char *cursor = json_text_root(text);
+	const char *cursor = json_text_root(text), *counted = text;
+	int line = 1;
 	size_t i = 0;
 	cJSON_ArrayForEach(item, root) {
 		struct member *m = &members[i++];
@@ -262,8 +303,15 @@ static struct member *list_members(const cJSON *root, const char *text, size_t *
 		cursor = json_text_next_member(cursor, &key_at, &value_at);
 		if (cursor && !same_key(key_at, m->name))
 			cursor = NULL;
-		m->line = cursor ? json_text_line_at(text, key_at) : json_text_key_line(text, m->name);
-		m->value_at = cursor ? value_at : NULL;
+		if (cursor) {
+			m->line = line = line_after(counted, line, key_at);
+			m->value_line = line = line_after(key_at, line, value_at);
+			m->value_at = counted = value_at;
+		} else {
+			/* The walk lost its way (it never should on text cJSON
+			 * took): the first key of that name will do. */
+			m->line = json_text_key_line(text, m->name);
+		}
 		m->kind = !cJSON_IsObject(item) ? MEMBER_SKIPPED : is_program(item) ? MEMBER_PROGRAM : MEMBER_GROUP;
 	}
 	return members;
@@ -384,12 +432,12 @@ static const struct group *find_group(const struct group *groups, size_t count, 
 /* --- Programs -------------------------------------------------------------- */
 
 /* The line of key within a member, or the member's own line. */
-static int member_key_line(const struct reading *r, const struct member *m, const char *key)
+static int member_key_line(const struct member *m, const char *key)
 {
 	const char *key_at = NULL;
 	if (m->value_at)
 		json_text_member(m->value_at, key, 0, &key_at);
-	return key_at ? json_text_line_at(r->text, key_at) : m->line;
+	return key_at ? line_after(m->value_at, m->value_line, key_at) : m->line;
 }
 
 /* The settings a program starts from: a copy of its group's. Returns 0, 1
@@ -404,7 +452,7 @@ static int start_from_group(struct reading *r, const struct member *m, const str
 	int rc;
 	if (group_json) {
 		if (!cJSON_IsString(group_json) || !group_json->valuestring || !group_json->valuestring[0]) {
-			rc = add_problem(r, m->name, member_key_line(r, m, "group"),
+			rc = add_problem(r, m->name, member_key_line(m, "group"),
 					 "program %s: \"group\" must be the name of a group (a non-empty string), got %s",
 					 quoted, cJSON_IsString(group_json) ? "an empty string" : describe(group_json));
 			return rc < 0 ? rc : 1;
@@ -419,12 +467,12 @@ static int start_from_group(struct reading *r, const struct member *m, const str
 		return 0;
 	}
 	if (!g) {
-		rc = add_problem(r, m->name, member_key_line(r, m, "group"), "program %s: group %s is not defined",
+		rc = add_problem(r, m->name, member_key_line(m, "group"), "program %s: group %s is not defined",
 				 quoted, quoted_group);
 		return rc < 0 ? rc : 1;
 	}
 	if (g->broken) {
-		rc = add_problem(r, m->name, member_key_line(r, m, "group"),
+		rc = add_problem(r, m->name, member_key_line(m, "group"),
 				 "program %s: its group %s (line %d) has an error, so the program is not loaded",
 				 quoted, quoted_group, g->line);
 		return rc < 0 ? rc : 1;
