@@ -392,7 +392,7 @@ static void free_groups(struct group *groups, size_t count)
 
 /* Reads every group: defaults plus its own keys (groups do not inherit
  * from groups). Sorted by name afterwards, for lookups. */
-static int read_groups(struct reading *r, const struct member *members, size_t count, struct group **out,
+static int read_groups(struct reading *r, struct member *members, size_t count, struct group **out,
 		       size_t *out_count)
 {
 	size_t n = 0;
@@ -400,7 +400,7 @@ static int read_groups(struct reading *r, const struct member *members, size_t c
 	if (!groups)
 		return -ENOMEM;
 	for (size_t i = 0; i < count; i++) {
-		const struct member *m = &members[i];
+		struct member *m = &members[i];
 		if (m->kind != MEMBER_GROUP)
 			continue;
 		struct group *g = &groups[n++];
@@ -482,7 +482,7 @@ static int start_from_group(struct reading *r, const struct member *m, const str
 
 /* Reads one program into the next slot of library->programs. Returns 0
  * (loaded or a problem recorded) or -ENOMEM. */
-static int read_program(struct reading *r, const struct member *m, const struct group *groups, size_t group_count)
+static int read_program(struct reading *r, struct member *m, const struct group *groups, size_t group_count)
 {
 	char quoted[128];
 	quote(m->name, quoted, sizeof quoted);

@@ -161,11 +161,6 @@ struct place {
 	struct tkvm_error *err;
 };
 
-static const char *member_value_at(const struct place *at)
-{
-	return at->value_at;
-}
-
 static int key_line(const struct place *at)
 {
 	if (at->line || !at->text || !at->name)
@@ -184,14 +179,14 @@ static int line_of(const struct place *at, const char *position)
 
 static int element_line(const struct place *at, size_t index)
 {
-	return line_of(at, json_text_element(member_value_at(at), index));
+	return line_of(at, json_text_element(at->value_at, index));
 }
 
 /* The line of member key of element index (or of the value itself when
  * index is SIZE_MAX). */
 static int nested_key_line(const struct place *at, size_t index, const char *key)
 {
-	const char *value_at = member_value_at(at), *key_at = NULL;
+	const char *value_at = at->value_at, *key_at = NULL;
 	const char *item_at = index == SIZE_MAX ? value_at : json_text_element(value_at, index);
 	json_text_member(item_at, key, 0, &key_at);
 	return line_of(at, key_at ? key_at : item_at);
@@ -342,11 +337,12 @@ static const char *suggest_from(const char *name, const char *const *known, size
 	return found;
 }
 
-/* An unknown key: a warning (or, with no one to warn, an error), never
- * silently dropped and never used. nested is NULL for a key of the object
- * itself, else the key inside element index of its value (SIZE_MAX: the
- * value itself) with its own list of known keys. The line and the
- * suggestion are only worked out for what is reported: a text full of
+/* An unknown key: a warning (or, for program_settings_set, an error),
+ * never silently dropped and never used. within is NULL for a key of the
+ * object itself (known keys: the table), else it names the value holding
+ * the key, which sits in element index of the member's value (SIZE_MAX:
+ * in the value itself), with known listing that value's keys. Line and
+ * suggestion are worked out only for what is reported, so a text full of
  * unknown keys stays linear. */
 static int unknown_key(const struct place *at, const char *name, const char *within, size_t index,
 		       const char *const *known, size_t known_count)
@@ -886,7 +882,7 @@ static int warmup_headers(const cJSON *v, const struct place *at, struct tkvm_wa
 		size_t n = w->header_count;
 		const char *colon = cJSON_IsString(item) && item->valuestring ? strchr(item->valuestring, ':') : NULL;
 		if (!colon || colon == item->valuestring)
-			return fail_at(at, line_of(at, json_text_element(json_text_member(member_value_at(at),
+			return fail_at(at, line_of(at, json_text_element(json_text_member(at->value_at,
 									       "headers", 0, NULL), n)),
 				       "\"warmup\".headers[%zu] must look like \"Name: value\", got %s", n,
 				       describe(item, got, sizeof got));

@@ -297,6 +297,33 @@ static void test_wrong_type_in_one_program(void)
 	library_free(&library);
 }
 
+/* Lines inside a member are the file's lines, even when the member's name
+ * is written with escapes or the same keys appear in earlier members. */
+static void test_lines_inside_members(void)
+{
+	const char *text = "{\n"
+			   "  \"a\": { \"filename\": \"/a\", \"concurrency\": 3, \"colour\": 1,\n"
+			   "         \"allowed_paths\": [\"/x\"] },\n"
+			   "  \"b\\u0062\": { \"filename\": \"/b\",\n"
+			   "     // a comment line\n"
+			   "     \"colour\": 2,\n"
+			   "     \"concurrency\": 0 },\n"
+			   "  \"c\": { \"filename\": \"/c\",\n"
+			   "         \"allowed_paths\": [\"/ok\",\n"
+			   "            { \"real\": \"/r\",\n"
+			   "              \"prefix\": \"yes\" }] }\n"
+			   "}";
+	struct library library;
+	CHECK_INT(parse(text, &library), 0);
+	CHECK_INT(library.program_count, 1);
+	CHECK_STR(problem_of(&library, "bb"),
+		  "lib.json:7: program \"bb\": \"concurrency\" must be a whole number from 1 to 255, got 0");
+	CHECK_CONTAINS(problem_of(&library, "c"), "lib.json:11: program \"c\": \"allowed_paths\"[1].prefix");
+	CHECK_CONTAINS(warned.all, "lib.json:2: program \"a\": unknown key \"colour\"");
+	CHECK_CONTAINS(warned.all, "lib.json:6: program \"bb\": unknown key \"colour\"");
+	library_free(&library);
+}
+
 static void test_unknown_keys_warned(void)
 {
 	const char *text = "{\n"
@@ -537,6 +564,7 @@ int main(void)
 	TEST(test_broken_group);
 	TEST(test_program_without_source);
 	TEST(test_wrong_type_in_one_program);
+	TEST(test_lines_inside_members);
 	TEST(test_unknown_keys_warned);
 	TEST(test_trailing_comma);
 	TEST(test_not_an_object);
