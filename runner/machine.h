@@ -68,6 +68,7 @@ struct machine {
 	bool ephemeral;
 	uint64_t paused_request_address;
 	uint64_t start_ns; /* of the current boot or request */
+	uint64_t request_memory_limit; /* brk + mmap bytes a request VM may use (template + max_request_memory) */
 
 	/* the request in flight */
 	bool in_request;

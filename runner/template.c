@@ -107,7 +107,8 @@ int template_instantiate(const struct template *t, struct machine *m, const stru
 	if (r < 0)
 		return tkvm_error_set(err, r, "KVM_SET_XSAVE: %s", strerror(-r));
 	/* What one request may allocate beyond what the template holds. */
-	m->space.limit = address_space_used(&t->space) + ((uint64_t)settings->max_request_memory << 20);
+	m->request_memory_limit = address_space_used(&t->space) + ((uint64_t)settings->max_request_memory << 20);
+	m->space.limit = m->request_memory_limit;
 	m->stats.boot_ns = t->boot_ns;
 	return 0;
 }
@@ -122,9 +123,8 @@ int64_t template_reset(const struct template *t, struct machine *m, bool full)
 	int64_t pages = guest_memory_reset(&m->memory, &t->memory, give_back_after);
 	if (pages < 0)
 		return pages;
-	uint64_t limit = m->space.limit;
 	restore_host_state(t, m);
-	m->space.limit = limit;
+	m->space.limit = m->request_memory_limit;
 	for (int i = 0; i < FILE_TABLE_SIZE; i++) {
 		if (t->files[i] >= 0)
 			lseek(m->files.host_fds[i], t->file_offsets[i], SEEK_SET);
