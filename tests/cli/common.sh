@@ -37,8 +37,8 @@ tk() {
 tk_show() {
 	echo "exit status $(cat "$TMP/tk.rc")"
 	# awk ends every line, so an unterminated last line cannot swallow the next ok/not ok.
-	awk 'NR <= 15 { print "stdout: " $0 }' "$TMP/tk.out"
-	awk 'NR <= 15 { print "stderr: " $0 }' "$TMP/tk.err"
+	awk 'NR <= 15 { print "stdout: " substr($0, 1, 300) }' "$TMP/tk.out"
+	awk 'NR <= 15 { print "stderr: " substr($0, 1, 300) }' "$TMP/tk.err"
 }
 
 # The assertions are commands for check NAME ...; they print why they failed.

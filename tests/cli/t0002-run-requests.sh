@@ -19,6 +19,7 @@ head -c 70000 /dev/urandom >"$TMP/random.bin"
 # Every byte value, so no byte is special on the way in or out.
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4)' >"$TMP/allbytes.bin"
 head -c 3000000 /dev/urandom >"$TMP/large.bin"
+long=$(head -c 70000 /dev/zero | tr '\0' a)
 
 for lib in $LIBS; do
 	G=$GUESTS/$lib
@@ -97,6 +98,15 @@ for lib in $LIBS; do
 	shift 2
 	check "$lib: 64 headers are fine" run_is 0 '*' '' run "$G/headers" / "$@"
 	check "$lib: ... the program saw 64" out_has '^headers=64$'
+	check "$lib: a 70000-byte URL is refused, exit 1" \
+		run_is 1 '' 'url.*shorter than 64 KiB' run "$G/hello" "/$long"
+	check "$lib: a 70000-byte arg is refused, exit 1" \
+		run_is 1 '' 'arg.*shorter than 64 KiB' run "$G/hello_paused" / --arg "$long"
+	check "$lib: a 70000-byte header is refused, exit 1" \
+		run_is 1 '' 'request header 0 is longer than 65535 bytes' run "$G/headers" / -H "X-Big: $long"
+	check "$lib: a 60000-byte header goes through" \
+		run_is 0 '*' '' run "$G/headers" / -H "X-Big: $(printf '%.60000s' "$long")"
+	check "$lib: ... intact" sh -c '[ "$(grep "^X-Big: a*\$" "$1" | wc -c)" = 60008 ]' sh "$TMP/tk.out"
 	check "$lib: --data @missing says which file" \
 		run_is 1 '' "cannot open '$TMP/missing': No such file or directory" run "$G/echo" / --data "@$TMP/missing"
 done
