@@ -72,7 +72,10 @@ int command_doctor(int argc, char **argv)
 		if (!strcmp(argv[i], "--json"))
 			json = true;
 		else {
-			cli_error("unknown option '%s' for doctor", argv[i]);
+			if (argv[i][0] == '-')
+				cli_error("unknown option '%s' for doctor", argv[i]);
+			else
+				cli_error("doctor takes no arguments (got '%s')", argv[i]);
 			return EXIT_USAGE;
 		}
 	}

@@ -19,23 +19,29 @@ void program_options_init(struct program_options *options)
 void program_options_free(struct program_options *options)
 {
 	for (size_t i = 0; i < options->override_count; i++)
-		free(options->overrides[i].value);
+		free(options->overrides[i].owned);
 	tkvm_settings_free(&options->settings);
 }
 
-static int add_override(struct program_options *options, const char *key, const char *value)
+/* Records KEY=VALUE; key_length 0 means key is a literal and value all of text. */
+static int add_override(struct program_options *options, const char *key, const char *text, size_t key_length)
 {
 	if (options->override_count == PROGRAM_OPTION_MAX_OVERRIDES) {
 		cli_error("too many settings flags (at most %d)", PROGRAM_OPTION_MAX_OVERRIDES);
 		return -1;
 	}
-	char *copy = strdup(value);
+	char *copy = strdup(text);
 	if (!copy) {
 		cli_error("out of memory");
 		return -1;
 	}
+	if (key_length) {
+		copy[key_length] = 0;
+		key = copy;
+	}
 	options->overrides[options->override_count].key = key;
-	options->overrides[options->override_count].value = copy;
+	options->overrides[options->override_count].value = key_length ? copy + key_length + 1 : copy;
+	options->overrides[options->override_count].owned = copy;
 	options->override_count++;
 	return 1;
 }
@@ -46,34 +52,22 @@ int program_options_take(struct program_options *options, int option, const char
 	case 'c':
 		options->config_path = value;
 		return 1;
-	case OPTION_MAX_BOOT_TIME: return add_override(options, "max_boot_time", value);
-	case OPTION_MAX_REQUEST_TIME: return add_override(options, "max_request_time", value);
-	case OPTION_MAX_MEMORY: return add_override(options, "max_memory", value);
-	case OPTION_MAX_REQUEST_MEMORY: return add_override(options, "max_request_memory", value);
-	case OPTION_ADDRESS_SPACE: return add_override(options, "address_space", value);
-	case OPTION_ALLOW: return add_override(options, "allowed_paths", value);
-	case OPTION_ENV: return add_override(options, "environment", value);
-	case OPTION_MAIN_ARGUMENT: return add_override(options, "main_arguments", value);
-	case OPTION_NAME: return add_override(options, "name", value);
+	case OPTION_MAX_BOOT_TIME: return add_override(options, "max_boot_time", value, 0);
+	case OPTION_MAX_REQUEST_TIME: return add_override(options, "max_request_time", value, 0);
+	case OPTION_MAX_MEMORY: return add_override(options, "max_memory", value, 0);
+	case OPTION_MAX_REQUEST_MEMORY: return add_override(options, "max_request_memory", value, 0);
+	case OPTION_ADDRESS_SPACE: return add_override(options, "address_space", value, 0);
+	case OPTION_ALLOW: return add_override(options, "allowed_paths", value, 0);
+	case OPTION_ENV: return add_override(options, "environment", value, 0);
+	case OPTION_MAIN_ARGUMENT: return add_override(options, "main_arguments", value, 0);
+	case OPTION_NAME: return add_override(options, "name", value, 0);
 	case OPTION_SET: {
 		const char *eq = strchr(value, '=');
 		if (!eq || eq == value) {
 			cli_error("--set wants KEY=VALUE, got '%s'", value);
 			return -1;
 		}
-		/* The key lives in the same allocation as the value. */
-		char *copy = strdup(value);
-		if (!copy)
-			return -1;
-		copy[eq - value] = 0;
-		if (add_override(options, copy, copy + (eq - value) + 1) < 0) {
-			free(copy);
-			return -1;
-		}
-		free(options->overrides[options->override_count - 1].value);
-		options->overrides[options->override_count - 1].value = copy;
-		options->overrides[options->override_count - 1].key = copy;
-		return 1;
+		return add_override(options, NULL, value, (size_t)(eq - value));
 	}
 	default:
 		return 0;

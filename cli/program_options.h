@@ -45,7 +45,8 @@ struct program_options {
 	const char *config_path;
 	struct {
 		const char *key;
-		char *value;
+		const char *value;
+		char *owned; /* the copy key and/or value point into */
 	} overrides[PROGRAM_OPTION_MAX_OVERRIDES];
 	size_t override_count;
 };

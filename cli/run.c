@@ -6,6 +6,7 @@
 #include "cli/run_report.h"
 #include "cli/terminal.h"
 #include "runner/tkvm.h"
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -89,6 +90,54 @@ static void on_trace(void *context, const char *line)
 	fprintf(stderr, "%s%s%s\n", term_style(stderr, STYLE_DIM), line, term_style(stderr, STYLE_RESET));
 }
 
+/* A header line Varnish could deliver: a token name, a colon, and a value
+ * without CR, LF or other control bytes (tab allowed). */
+static bool valid_header(const char *line, const char **why)
+{
+	const char *colon = strchr(line, ':');
+	if (!colon) {
+		*why = "has no colon (use -H 'Name: value')";
+		return false;
+	}
+	if (colon == line) {
+		*why = "has an empty name";
+		return false;
+	}
+	for (const char *c = line; c < colon; c++)
+		if (!strchr("!#$%&'*+-.^_`|~", *c) && !((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))) {
+			*why = "has a character that is not allowed in a header name";
+			return false;
+		}
+	for (const char *c = colon + 1; *c; c++)
+		if ((unsigned char)*c < 32 && *c != '\t') {
+			*why = "has a control character (CR, LF, ...) in its value";
+			return false;
+		}
+	return true;
+}
+
+static bool valid_url(const char *url)
+{
+	for (const char *c = url; *c; c++)
+		if ((unsigned char)*c <= 32 || *c == 127)
+			return false;
+	return true;
+}
+
+/* For --json: the failure to start as JSON too, so scripts always get JSON. */
+static void print_boot_failure_json(const char *message)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddNumberToObject(root, "status", 0);
+	cJSON_AddStringToObject(root, "outcome", "boot_failed");
+	cJSON_AddStringToObject(root, "error", message);
+	char *text = cJSON_Print(root);
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	cJSON_Delete(root);
+}
+
 static int load_body(const char *data, uint8_t **body, size_t *length)
 {
 	if (data[0] == '@')
@@ -132,6 +181,7 @@ int command_run(int argc, char **argv)
 	program_options_init(&p);
 	int status = EXIT_USAGE, c;
 	optind = 1;
+	opterr = 0; /* our own messages, with "error:" and a hint */
 	while ((c = getopt_long(argc, argv, "hio:d:H:vc:", long_options, NULL)) != -1) {
 		int taken = program_options_take(&p, c, optarg);
 		if (taken < 0)
@@ -153,12 +203,22 @@ int command_run(int argc, char **argv)
 				cli_error("too many -H headers (at most %d)", RUN_MAX_HEADERS);
 				goto out;
 			}
-			if (!strchr(optarg, ':')) {
-				cli_error("header '%s' has no colon (use -H 'Name: value')", optarg);
+			const char *why;
+			if (!valid_header(optarg, &why)) {
+				cli_error("header '%s' %s", optarg, why);
 				goto out;
 			}
 			o.headers[o.header_count++] = optarg;
 			break;
+		case '?':
+			if (optopt && strchr("odHc", optopt))
+				cli_error("option -%c needs a value", optopt);
+			else if (optopt >= OPTION_SETTING_FIRST || (optopt && optopt < 128 && strchr("A", optopt)))
+				cli_error("option '%s' needs a value", argv[optind - 1]);
+			else
+				cli_error("unknown option '%s'", argv[optind - 1]);
+			cli_hint("run 'tkvm run --help' for the options");
+			goto out;
 		default:
 			cli_hint("run 'tkvm run --help' for the options");
 			goto out;
@@ -185,6 +245,10 @@ int command_run(int argc, char **argv)
 	}
 	if (url[0] != '/') {
 		cli_error("URL '%s' must start with '/'", url);
+		goto out;
+	}
+	if (!valid_url(url)) {
+		cli_error("URL has spaces or control characters; percent-encode them (%%20, %%0A, ...)");
 		goto out;
 	}
 	status = EXIT_FAILURE_CODE;
@@ -225,6 +289,8 @@ int command_run(int argc, char **argv)
 	struct tkvm_program *program = NULL;
 	if (tkvm_program_boot(&p.settings, elf, elf_size, &hooks, &program, &err) < 0) {
 		cli_error("%s: %s", p.settings.name, err.message);
+		if (o.json)
+			print_boot_failure_json(err.message);
 		if (strstr(err.message, "dynamic executables"))
 			cli_hint("rebuild with: gcc -static (or -static-pie) ...");
 		goto free_inputs;

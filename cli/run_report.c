@@ -137,6 +137,10 @@ int run_report(const struct tkvm_response *r, const struct tkvm_stats *stats, co
 		print_json(r, stats);
 		return exit_status;
 	}
+	/* Without -i the status would be invisible: say it on stderr. */
+	if (!o->include_headers && r->outcome == TKVM_OUTCOME_OK && exit_status != EXIT_OK)
+		fprintf(stderr, "%s%s answered %d %s%s\n", term_style(stderr, STYLE_DIM), o->program_name, r->status,
+			http_reason_phrase(r->status), term_style(stderr, STYLE_RESET));
 	FILE *out = stdout;
 	if (o->output_path) {
 		out = fopen(o->output_path, "wb");

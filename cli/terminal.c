@@ -2,6 +2,7 @@
 #include "cli/terminal.h"
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 bool term_colors(FILE *stream)
@@ -10,7 +11,7 @@ bool term_colors(FILE *stream)
 	if (no_color && *no_color)
 		return false;
 	const char *term = getenv("TERM");
-	if (term && !*term)
+	if (term && (!*term || strcmp(term, "dumb") == 0))
 		return false;
 	return isatty(fileno(stream));
 }

@@ -142,6 +142,7 @@ static int boot_template(struct tkvm_program *program, struct tkvm_error *err)
 	r = run_warmup(program, m, &parked, err);
 	if (r == 0)
 		r = template_capture(&program->template, m, &parked, err);
+	program->boot_stats = m->stats;
 	program->last_stats = m->stats;
 	program->counters.boot_time = (double)m->stats.boot_ns / 1e9;
 	machine_destroy(m);
@@ -188,6 +189,29 @@ int tkvm_program_boot(const struct tkvm_settings *settings, const uint8_t *elf, 
 	}
 	*out = program;
 	return 0;
+}
+
+void program_combine_stats(struct tkvm_program *program, const struct tkvm_stats *vm)
+{
+	const struct tkvm_stats *boot = &program->boot_stats;
+	struct tkvm_stats *out = &program->last_stats;
+	*out = *vm;
+	out->boot_ns = boot->boot_ns;
+	out->exits += boot->exits;
+	out->syscalls += boot->syscalls;
+	out->host_calls += boot->host_calls;
+	out->unknown_syscalls += boot->unknown_syscalls;
+	for (unsigned i = 0; i < TKVM_SYSCALL_SLOTS; i++)
+		out->syscall_counts[i] += boot->syscall_counts[i];
+	for (unsigned i = 0; i < boot->unknown_syscall_distinct; i++) {
+		bool seen = false;
+		for (unsigned k = 0; k < out->unknown_syscall_distinct; k++)
+			seen |= out->unknown_syscall_numbers[k] == boot->unknown_syscall_numbers[i];
+		if (!seen && out->unknown_syscall_distinct < 16)
+			out->unknown_syscall_numbers[out->unknown_syscall_distinct++] = boot->unknown_syscall_numbers[i];
+	}
+	if (boot->memory_peak > out->memory_peak)
+		out->memory_peak = boot->memory_peak;
 }
 
 const struct tkvm_stats *tkvm_program_stats(const struct tkvm_program *program) { return &program->last_stats; }

@@ -29,9 +29,13 @@ struct tkvm_program {
 	unsigned vm_count;
 	double queue_timeout;
 	struct tkvm_counters counters;
-	struct tkvm_stats last_stats;
+	struct tkvm_stats boot_stats; /* of the VM that booted the template */
+	struct tkvm_stats last_stats; /* boot_stats plus the last request VM's */
 	int references;
 };
+
+/* last_stats = what booting counted plus what request VM `vm` counted. */
+void program_combine_stats(struct tkvm_program *program, const struct tkvm_stats *vm);
 
 /* Runs one request on a machine that sits at its park (request.c): used
  * for warm-up requests on the booting VM and for request VMs. Returns 0

@@ -279,6 +279,11 @@ int machine_request(struct machine *m, struct kvm_regs *parked, bool *at_park, c
 		if (second_chance(m, parked, &g, response->error)) {
 			response->outcome = TKVM_OUTCOME_RECOVERED;
 		} else {
+			if (m->handlers[HANDLER_ERROR] && m->stop != MACHINE_STOP_RESPONDED) {
+				size_t used = strlen(response->error);
+				snprintf(response->error + used, sizeof response->error - used, "; on_error failed too: %.300s",
+					 m->stop == MACHINE_STOP_RETURNED ? "it returned without a response" : m->stop_message);
+			}
 			free(response->content_type), free(response->body);
 			response->content_type = NULL, response->body = NULL;
 			response->body_length = 0;
@@ -422,7 +427,7 @@ int tkvm_request_run(struct tkvm_program *p, const struct tkvm_request_input *in
 		else
 			p->counters.resets++;
 	}
-	p->last_stats = m->stats;
+	program_combine_stats(p, &m->stats);
 	if (pages < 0) {
 		/* The VM could not be reset: never hand it out again as it is. */
 		machine_destroy(m);

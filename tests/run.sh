@@ -24,8 +24,10 @@ run_one() { # kind name command...
 	case "$name" in *${TESTS:-}*) ;; *) return ;; esac
 	printf '%s %s\n' "$kind" "$name"
 	out="$results/$(echo "$name" | tr '/' '_').out"
-	TMP=$(mktemp -d) "$@" >"$out" 2>&1
+	tmp=$(mktemp -d)
+	TMP=$tmp "$@" >"$out" 2>&1
 	rc=$?
+	rm -rf "$tmp"
 	sed 's/^/    /' "$out" | grep -E '^    (not ok|#|skip)' | head -60
 	if [ $rc -ne 0 ] && ! grep -q '^not ok' "$out"; then
 		echo "not ok - $name exited with status $rc" >>"$out"

@@ -1,8 +1,11 @@
 #!/bin/sh
 # t0001-run-basics: `tkvm run` prints what the program answers, in each output form
 # (body, -i, -o, --json, --verbose, --strace), for glibc and musl, static and static-pie.
+# shellcheck disable=SC2016,SC2317 # single quotes go to sh -c; check calls the functions
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=SCRIPTDIR/../lib/tap.sh
 . "$ROOT/tests/lib/tap.sh"
+# shellcheck source=SCRIPTDIR/common.sh
 . "$ROOT/tests/cli/common.sh"
 
 # ends_with_blank_line FILE: the last four bytes are \r\n\r\n.
@@ -39,7 +42,6 @@ for lib in $LIBS; do
 	check "$lib: ... head has X-Body-Length: 70000" out_has "^X-Body-Length: 70000"
 	check "$lib: ... and ends with a blank line (CRLF CRLF)" ends_with_blank_line "$TMP/tk.out"
 	check "$lib: ... the file holds the exact body" cmp "$TMP/random.bin" "$TMP/body2.bin"
-
 
 	# --json: the response and statistics as one JSON document.
 	check "$lib: --json exits 0" run_is 0 '*' '' run --json "$G/hello" GET /j
@@ -79,5 +81,6 @@ for lib in $LIBS; do
 		run_is 1 '' '^\[host\] backend_response\(' run --strace "$G/hostile" /wild-body
 	check "$lib: ... and the error" err_has '^error: hostile: request failed: bad host call backend_response'
 done
+rm -f "$TMP"/*.bin
 
 exit $tap_failed

@@ -1,8 +1,11 @@
 #!/bin/sh
 # t0002-run-requests: what `tkvm run` sends reaches the program: methods, bodies (--data text,
 # @file, @- from stdin, binary, large), headers (-H), content type, the arg (--arg, query string).
+# shellcheck disable=SC2016,SC2317 # single quotes go to sh -c; check calls the functions
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=SCRIPTDIR/../lib/tap.sh
 . "$ROOT/tests/lib/tap.sh"
+# shellcheck source=SCRIPTDIR/common.sh
 . "$ROOT/tests/cli/common.sh"
 
 CR=$(printf '\r')
@@ -34,7 +37,7 @@ for lib in $LIBS; do
 		run --include "$G/headers" /h -H 'X-Other: 1'
 	check "$lib: -H headers reach the program (headers answers with X-Test)" \
 		run_is 0 '*' '' run -i "$G/headers" /h -H 'X-Test: hi there' -H 'X-Two: 2'
-	check "$lib: ... X-Reply carries the X-Test value" out_has '^X-Reply: hi there'$(printf '\r')'$'
+	check "$lib: ... X-Reply carries the X-Test value" out_has "^X-Reply: hi there$CR\$"
 	check "$lib: ... the program saw both headers" out_has '^headers=2$'
 
 	# --data @- reads standard input (binary-safe too).
@@ -87,7 +90,7 @@ for lib in $LIBS; do
 	check "$lib: an empty --data @file is an empty POST" \
 		run_is 0 'posted 0 bytes to /z\n' '' run "$G/hello" /z --data "@/dev/null"
 
-	# Bad request input is refused before anything runs.
+	# Bad request input: refused with a clear error naming what is wrong.
 	check "$lib: a header without a colon is a usage error" \
 		run_is 2 '' "^error: header 'NoColon' has no colon" run "$G/headers" / -H NoColon
 	set --
@@ -110,5 +113,6 @@ for lib in $LIBS; do
 	check "$lib: --data @missing says which file" \
 		run_is 1 '' "cannot open '$TMP/missing': No such file or directory" run "$G/echo" / --data "@$TMP/missing"
 done
+rm -f "$TMP"/*.bin "$TMP"/*.out
 
 exit $tap_failed

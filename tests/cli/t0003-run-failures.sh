@@ -2,8 +2,11 @@
 # t0003-run-failures: exit status 1 and a clear message on stderr whenever the request does not
 # succeed: 4xx/5xx answers, crashes, timeouts, boot failures, memory exhaustion, on_error recovery,
 # hostile host calls; and bad program files (missing, directory, not ELF, dynamic, truncated).
+# shellcheck disable=SC2016,SC2317 # single quotes go to sh -c; check calls the functions
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=SCRIPTDIR/../lib/tap.sh
 . "$ROOT/tests/lib/tap.sh"
+# shellcheck source=SCRIPTDIR/common.sh
 . "$ROOT/tests/cli/common.sh"
 
 for lib in $LIBS; do
@@ -90,7 +93,7 @@ for lib in $LIBS; do
 	check "$lib: hostile /syscall-wild gets EFAULT" \
 		run_is 0 'efault ok\n' '' run "$G/hostile" /syscall-wild
 	check "$lib: hostile /unknown-url is the program's 404" \
-		run_is 1 'unknown /unknown-url\n' '' run "$G/hostile" /unknown-url
+		run_is 1 'unknown /unknown-url\n' 'hostile answered 404 Not Found' run "$G/hostile" /unknown-url
 done
 
 # Bad program files: exit 1 and an error naming the file and the problem.

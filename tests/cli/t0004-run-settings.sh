@@ -2,8 +2,11 @@
 # t0004-run-settings: program settings from --config (library-JSON keys, comments allowed) and
 # from flags (--allow, --env, --main-arg, --name, --max-*, --set), and their errors: broken JSON
 # names file:line and exits 2, unknown keys warn with "did you mean", bad values exit 2.
+# shellcheck disable=SC2016,SC2317 # single quotes go to sh -c; check calls the functions
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=SCRIPTDIR/../lib/tap.sh
 . "$ROOT/tests/lib/tap.sh"
+# shellcheck source=SCRIPTDIR/common.sh
 . "$ROOT/tests/cli/common.sh"
 
 # In tkvm's environment, never in the program's.
@@ -40,10 +43,10 @@ for lib in $LIBS; do
 		run_is 0 '*' '' run -i -c "$TMP/config.json" "$G/readfile" /r --arg "$TMP/allowed.txt"
 	check "$lib: ... X-File-Size: 16" out_has "^X-File-Size: 16$(printf '\r')\$"
 	check "$lib: --config: a file not listed is not there (404, exit 1)" \
-		run_is 1 "open $TMP/other.txt: No such file or directory\\n" '' \
+		run_is 1 "open $TMP/other.txt: No such file or directory\\n" 'readfile answered 404 Not Found' \
 		run -c "$TMP/config.json" "$G/readfile" /r --arg "$TMP/other.txt"
 	check "$lib: without settings no host file is visible" \
-		run_is 1 "open $TMP/allowed.txt: No such file or directory\\n" '' run "$G/readfile" /r --arg "$TMP/allowed.txt"
+		run_is 1 "open $TMP/allowed.txt: No such file or directory\\n" 'readfile answered 404 Not Found' run "$G/readfile" /r --arg "$TMP/allowed.txt"
 	check "$lib: --allow PATH makes a file readable" \
 		run_is 0 'not listed\n' '' run --allow "$TMP/other.txt" "$G/readfile" /r --arg "$TMP/other.txt"
 	check "$lib: --allow adds to the config's allowed_paths" \

@@ -1,8 +1,11 @@
 #!/bin/sh
 # t0005-doctor-and-usage: --help/--version, usage errors (exit 2 with a hint), `tkvm doctor`
 # (text and --json), and colours: none when NO_COLOR is set or the output is not a terminal.
+# shellcheck disable=SC2016,SC2317 # single quotes go to sh -c; check calls the functions
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=SCRIPTDIR/../lib/tap.sh
 . "$ROOT/tests/lib/tap.sh"
+# shellcheck source=SCRIPTDIR/common.sh
 . "$ROOT/tests/cli/common.sh"
 
 G=$GUESTS/glibc
@@ -50,7 +53,7 @@ check "tkvm run --bogus: unknown option, exit 2" \
 check "... with a hint to --help" err_has "^hint: .*tkvm run --help"
 check "tkvm run -Z: unknown short option, exit 2" run_is 2 '' "option.*Z" run -Z "$G/hello" /
 check "tkvm run PROG / --max-memory: missing option value, exit 2" \
-	run_is 2 '' "max-memory.*requires an argument" run "$G/hello" / --max-memory
+	run_is 2 '' "option '--max-memory' needs a value" run "$G/hello" / --max-memory
 check "usage errors do not run the program (missing file is not reported)" \
 	run_is 2 '' "'FETCH' is not an HTTP method" run "$TMP/nosuch" FETCH /
 check "tkvm doctor --bogus: exit 2" run_is 2 '' "'--bogus'" doctor --bogus
