@@ -95,11 +95,12 @@ static int print_json(const struct tkvm_response *r, const struct tkvm_stats *s)
 	for (size_t i = 0; i < r->header_count; i++)
 		cJSON_AddItemToArray(headers, cJSON_CreateString(r->headers[i]));
 	/* Text bodies as a string; anything with a NUL byte is summarised. */
-	bool text = !memchr(r->body, 0, r->body_length);
+	bool text = !r->body_length || !memchr(r->body, 0, r->body_length);
 	if (text) {
 		char *copy = malloc(r->body_length + 1);
 		if (copy) {
-			memcpy(copy, r->body, r->body_length);
+			if (r->body_length)
+				memcpy(copy, r->body, r->body_length);
 			copy[r->body_length] = 0;
 			cJSON_AddStringToObject(root, "body", copy);
 			free(copy);

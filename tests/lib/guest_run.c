@@ -8,7 +8,7 @@
 
 const char *guest_libc = "glibc";
 struct guest_output guest_output;
-struct tkvm_error guest_error;
+__thread struct tkvm_error guest_error;
 
 static void capture(void *context, int fd, const char *data, size_t length)
 {
@@ -83,7 +83,7 @@ int guest_request(struct tkvm_program *program, const char *method, const char *
 
 const char *guest_body(const struct tkvm_response *response)
 {
-	static char text[65536];
+	static __thread char text[65536];
 	size_t n = response->body_length < sizeof text - 1 ? response->body_length : sizeof text - 1;
 	if (n)
 		memcpy(text, response->body, n);

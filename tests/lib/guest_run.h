@@ -14,7 +14,7 @@ struct guest_output {
 
 extern const char *guest_libc; /* "glibc" or "musl" */
 extern struct guest_output guest_output;
-extern struct tkvm_error guest_error;
+extern __thread struct tkvm_error guest_error; /* per thread: tests run requests from many */
 
 /* Reads $GUESTS/<guest_libc>/<name>; exits the test run when missing. */
 uint8_t *guest_read(const char *name, size_t *size);
