@@ -69,7 +69,7 @@ static void raw_floor(int n, struct summary *create, struct summary *entry_exit)
 		}
 		uint64_t cr3;
 		page_tables_build(&m.memory, NULL, 0, NULL, 0, &cr3, &err);
-		cpu_tables_write(&m.memory);
+		cpu_tables_write(&m.memory, m.platform->xcr0);
 		m.cr3 = cr3;
 		if (vcpu_create(&m.vcpu, m.vm_fd, m.platform, cr3, &err) < 0) {
 			fprintf(stderr, "vcpu_create: %s\n", err.message);

@@ -75,7 +75,7 @@ static void write_tss(uint8_t *base)
 	tss[0x68 + PORT_HANDLER_RETURN / 8] &= (uint8_t) ~(1u << (PORT_HANDLER_RETURN % 8));
 }
 
-static void write_idt_and_stubs(uint8_t *base)
+static void write_idt_and_stubs(uint8_t *base, uint64_t xcr0)
 {
 	uint64_t *idt = (uint64_t *)(base + LAYOUT_IDT);
 	uint8_t *isr = base + LAYOUT_ISR;
@@ -109,13 +109,27 @@ static void write_idt_and_stubs(uint8_t *base)
 	/* Return address of functions the host calls (request handlers). */
 	uint8_t *ret = base + LAYOUT_HANDLER_RETURN;
 	ret[0] = 0xE6, ret[1] = PORT_HANDLER_RETURN, ret[2] = 0xEB, ret[3] = 0xFE;
+	/* Request entry after a reset: restore the template's FPU/SSE/AVX
+	 * state in the guest (no KVM_SET_XSAVE ioctl per request), then go
+	 * where the host wanted: r11 = target, r10 = the rdx it wanted.
+	 *   mov $xcr0_lo, %eax; mov $xcr0_hi, %edx; xrstor64 LAYOUT_FPU_IMAGE;
+	 *   xor %eax, %eax; mov %r10, %rdx; jmp *%r11 */
+	uint8_t *e = base + LAYOUT_REQUEST_ENTRY;
+	uint32_t lo = (uint32_t)xcr0, hi = (uint32_t)(xcr0 >> 32), image = (uint32_t)LAYOUT_FPU_IMAGE;
+	unsigned n = 0;
+	e[n++] = 0xB8, memcpy(e + n, &lo, 4), n += 4;
+	e[n++] = 0xBA, memcpy(e + n, &hi, 4), n += 4;
+	e[n++] = 0x48, e[n++] = 0x0F, e[n++] = 0xAE, e[n++] = 0x2C, e[n++] = 0x25, memcpy(e + n, &image, 4), n += 4;
+	e[n++] = 0x31, e[n++] = 0xC0;
+	e[n++] = 0x4C, e[n++] = 0x89, e[n++] = 0xD2;
+	e[n++] = 0x41, e[n++] = 0xFF, e[n++] = 0xE3;
 }
 
-void cpu_tables_write(struct guest_memory *memory)
+void cpu_tables_write(struct guest_memory *memory, uint64_t xcr0)
 {
 	write_gdt(memory->host);
 	write_tss(memory->host);
-	write_idt_and_stubs(memory->host);
+	write_idt_and_stubs(memory->host, xcr0);
 }
 
 static void segment(struct kvm_segment *s, uint16_t selector, int code, int dpl)

@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include "runner/guest_memory.h"
 
-void cpu_tables_write(struct guest_memory *memory);
+/* xcr0: the state components the request-entry stub restores. */
+void cpu_tables_write(struct guest_memory *memory, uint64_t xcr0);
 
 /* Special registers for user mode (CPL3) in long mode with our tables. */
 void cpu_tables_user_sregs(struct kvm_sregs *sregs, uint64_t cr3, bool xsave);

@@ -17,6 +17,8 @@
 #define LAYOUT_USER_STUBS 0x9000ull        /* user code: syscall entry, handler return */
 #define LAYOUT_SYSCALL_ENTRY (LAYOUT_USER_STUBS + 0x00)
 #define LAYOUT_HANDLER_RETURN (LAYOUT_USER_STUBS + 0x10)
+#define LAYOUT_REQUEST_ENTRY (LAYOUT_USER_STUBS + 0x20) /* xrstor the template's FPU state, then jmp *%r11 */
+#define LAYOUT_FPU_IMAGE 0xA000ull         /* the template's XSAVE image, user read-only */
 #define LAYOUT_PAGE_TABLES 0x10000ull      /* paging structures, supervisor */
 #define LAYOUT_PAGE_TABLES_END 0x200000ull
 #define LAYOUT_USER_START 0x200000ull      /* lowest address a program may use */

@@ -145,6 +145,18 @@ void machine_prepare_call(struct machine *m, uint64_t function, uint64_t stack, 
 	restore_user_mode(m);
 }
 
+void machine_enter_request(struct machine *m)
+{
+	if (!m->fpu_restore_pending)
+		return;
+	struct kvm_regs *regs = vcpu_regs(&m->vcpu);
+	regs->r11 = regs->rip;
+	regs->r10 = regs->rdx;
+	regs->rip = LAYOUT_REQUEST_ENTRY;
+	vcpu_mark_regs_dirty(&m->vcpu);
+	m->fpu_restore_pending = false;
+}
+
 /* The return half of an emulated syscall. On PVM `syscall` stays at CPL3;
  * on VMX/SVM it enters CPL0 (our stub is on a user page, SMEP is off), so
  * the host also puts back the user segments: the one per-platform branch. */

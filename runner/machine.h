@@ -68,6 +68,7 @@ struct machine {
 	bool ephemeral;
 	uint64_t paused_request_address;
 	uint64_t start_ns; /* of the current boot or request */
+	bool fpu_restore_pending; /* enter the next request through LAYOUT_REQUEST_ENTRY */
 	uint64_t request_memory_limit; /* brk + mmap bytes a request VM may use (template + max_request_memory) */
 
 	/* the request in flight */
@@ -103,6 +104,10 @@ void machine_describe_address(const struct machine *m, uint64_t address, char *o
 /* Calls a guest function at CPL3 with up to 6 integer arguments: it runs on
  * the stack below `stack`, and returning stops the machine with RETURNED. */
 void machine_prepare_call(struct machine *m, uint64_t function, uint64_t stack, const uint64_t *args, unsigned count);
+
+/* When a reset left the FPU state to restore, sends the vCPU (already
+ * pointed at its target) through the request-entry stub first. */
+void machine_enter_request(struct machine *m);
 
 /* Emits a trace line when tracing is on (printf-style). */
 void machine_trace(struct machine *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -56,6 +56,8 @@ static uint64_t system_page_entry(uint64_t page)
 		return 0; /* NULL page: never present */
 	if (page == LAYOUT_USER_STUBS)
 		return page | base | PTE_USER; /* user, read-only, executable */
+	if (page == LAYOUT_FPU_IMAGE)
+		return page | base | PTE_USER | PTE_NO_EXECUTE; /* user, read-only data */
 	if (page == LAYOUT_ISR)
 		return page | base; /* supervisor, read-only, executable */
 	if (page < LAYOUT_PAGE_TABLES_END)

@@ -40,7 +40,7 @@ static int build_address_space(struct machine *m, const struct elf_image *image,
 	r = page_tables_build(&m->memory, regions, image->segment_count, holes, 1, &m->cr3, err);
 	if (r < 0)
 		return r;
-	cpu_tables_write(&m->memory);
+	cpu_tables_write(&m->memory, m->platform->xcr0);
 	elf_load_segments(image, file, m->memory.host, bias);
 	address_space_init(&m->space, page_up(image->highest_vaddr + bias), guard, stack_low, stack_top);
 	return 0;

@@ -124,6 +124,7 @@ static int dispatch(struct machine *m, const struct kvm_regs *parked, const stru
 	if (m->handlers[HANDLER_REQUEST]) {
 		uint64_t args[] = {g->request};
 		machine_prepare_call(m, m->handlers[HANDLER_REQUEST], stack, args, 1);
+		machine_enter_request(m);
 		return 0;
 	}
 	if (m->model == MODEL_PAUSED) {
@@ -135,16 +136,19 @@ static int dispatch(struct machine *m, const struct kvm_regs *parked, const stru
 		*regs = *parked;
 		regs->rax = 0;
 		vcpu_mark_regs_dirty(&m->vcpu);
+		machine_enter_request(m);
 		return 0;
 	}
 	if (has_body(in) && m->handlers[HANDLER_POST]) {
 		uint64_t args[] = {g->url, g->arg, g->content_type, g->body, in->body_length};
 		machine_prepare_call(m, m->handlers[HANDLER_POST], stack, args, 5);
+		machine_enter_request(m);
 		return 0;
 	}
 	if (!has_body(in) && m->handlers[HANDLER_GET]) {
 		uint64_t args[] = {g->url, g->arg};
 		machine_prepare_call(m, m->handlers[HANDLER_GET], stack, args, 2);
+		machine_enter_request(m);
 		return 0;
 	}
 	return tkvm_error_set(err, -ENOENT, "the program has no handler for %s requests (it did not call %s)", in->method,

@@ -33,6 +33,8 @@ int template_capture(struct template *t, struct machine *booted, const struct kv
 		t->file_offsets[i] = t->files[i] >= 0 ? lseek(t->files[i], 0, SEEK_CUR) : 0;
 	}
 	t->boot_ns = booted->stats.boot_ns;
+	/* The FPU image request VMs restore from, inside the guest. */
+	memcpy(booted->memory.host + LAYOUT_FPU_IMAGE, &t->xsave, GUEST_PAGE_SIZE);
 	/* The VM goes; its memory becomes the sealed template. */
 	vcpu_destroy(&booted->vcpu);
 	close(booted->vm_fd);
@@ -82,6 +84,13 @@ static int restore_cpu_state(const struct template *t, struct machine *m, bool f
 	if (force_sregs || memcmp(vcpu_sregs(&m->vcpu), &t->sregs, sizeof t->sregs) != 0) {
 		*vcpu_sregs(&m->vcpu) = t->sregs;
 		vcpu_mark_sregs_dirty(&m->vcpu);
+	}
+	/* FPU/SSE/AVX: with XSAVE, by the guest itself on its way into the
+	 * next request (an xrstor costs far less than a vCPU ioctl);
+	 * otherwise through KVM. */
+	if (m->platform->has_xsave) {
+		m->fpu_restore_pending = true;
+		return 0;
 	}
 	if (ioctl(m->vcpu.fd, KVM_SET_XSAVE, &t->xsave) < 0)
 		return -errno;

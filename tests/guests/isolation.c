@@ -47,6 +47,8 @@ static __attribute__((noinline)) const char *stack_probe(const char *secret)
 
 static void on_get(const char *url, const char *arg)
 {
+	unsigned long long xmm; /* first, before any library code can touch it */
+	__asm__ volatile("movq %%xmm15, %0" : "=r"(xmm));
 	request_count++;
 	if (strcmp(url, "/count") == 0) {
 		snprintf(answer, sizeof(answer), "count=%d\n", request_count);
@@ -57,8 +59,6 @@ static void on_get(const char *url, const char *arg)
 	if (sscanf(arg, "%40s %zu", secret, &size) < 1)
 		snprintf(secret, sizeof(secret), MARK "none");
 	const char *leak = NULL, *where = NULL;
-	unsigned long long xmm;
-	__asm__ volatile("movq %%xmm15, %0" : "=r"(xmm));
 	if ((leak = find_mark(global_secret, sizeof(global_secret))))
 		where = "global";
 	else if ((leak = find_mark(heap_block, 4096)))
