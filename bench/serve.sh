@@ -17,10 +17,13 @@ measure() {
 		     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
 		     END {printf "%.0f %.3f %.3f\n", rps, ms(p50), ms(p99)}'
 }
-run_server() { # name command...
+run_server() { # name command... (PORT in the command is replaced)
 	name=$1; shift
 	p=$(port)
-	"$@" "$p" >/dev/null 2>&1 &
+	cmd=""
+	for a in "$@"; do cmd="$cmd '$(printf %s "$a" | sed "s/PORT/$p/")'"; done
+	eval "set -- $cmd"
+	"$@" >/dev/null 2>&1 &   # the server itself, so that kill reaches it
 	pid=$!
 	wait_up "$p" || { echo "$name did not start"; kill $pid; exit 1; }
 	for c in 1 16; do
@@ -29,13 +32,10 @@ run_server() { # name command...
 	done
 	kill $pid; wait $pid 2>/dev/null || true
 }
-tkvm_serve() { "$BUILD/tkvm" serve --quiet --set concurrency=2 --listen "127.0.0.1:$1" "$BUILD/guests/musl/hello"; }
-native_fork() { "$BUILD/native_server" "$1" fork; }
-native_direct() { "$BUILD/native_server" "$1" direct; }
 results=$(mktemp)
-run_server "tkvm-serve" tkvm_serve >>"$results"
-run_server "native-fork" native_fork >>"$results"
-run_server "native-direct" native_direct >>"$results"
+run_server "tkvm-serve" "$BUILD/tkvm" serve --quiet --set concurrency=2 --listen 127.0.0.1:PORT "$BUILD/guests/musl/hello" >>"$results"
+run_server "native-fork" "$BUILD/native_server" PORT fork >>"$results"
+run_server "native-direct" "$BUILD/native_server" PORT direct >>"$results"
 echo
 echo "tkvm serve vs native baselines (hello, wrk ${SECONDS_EACH}s, same HTTP stack: libmicrohttpd)"
 printf '%-16s %5s %10s %10s %10s %s\n' server conns req/s p50_ms p99_ms "ratio (req/s) to tkvm"

@@ -6,4 +6,5 @@
 
 int command_run(int argc, char **argv);
 int command_doctor(int argc, char **argv);
+int command_serve(int argc, char **argv);
 #endif

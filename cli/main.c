@@ -12,6 +12,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"run", command_run, "boot a program in the KVM sandbox and send it one request"},
+	{"serve", command_serve, "serve HTTP on the sandbox: one program, or a library of programs"},
 	{"doctor", command_doctor, "check KVM access, the platform (PVM/VMX/SVM), CPU features and tools"},
 };
 
