@@ -582,3 +582,25 @@ int json_text_key_line(const char *text, const char *key)
 	}
 	return 0;
 }
+
+const char *json_text_quote(const char *s, char *buf, size_t size)
+{
+	const size_t max_shown = 48;
+	size_t n = 0, shown = 0;
+	buf[n++] = '"';
+	for (; *s && n + 8 < size; s++) {
+		if (shown++ == max_shown) {
+			n += (size_t)snprintf(buf + n, size - n, "...");
+			break;
+		}
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			n += (size_t)snprintf(buf + n, size - n, "\\%c", c);
+		else if (c >= ' ' && c < 127)
+			buf[n++] = (char)c;
+		else
+			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+	}
+	snprintf(buf + n, size - n, "\"");
+	return buf;
+}

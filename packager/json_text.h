@@ -13,6 +13,10 @@ struct cJSON;
  * (a trailing comma is named as such). Returns NULL on error. */
 struct cJSON *json_text_parse(const char *text, size_t length, const char *source, struct tkvm_error *err);
 
+/* A string as it can appear in a one-line message: in double quotes,
+ * printable ASCII as is, the rest escaped, long strings cut. Returns buf. */
+const char *json_text_quote(const char *s, char *buf, size_t size);
+
 /* 1-based line of the first occurrence of "key" as an object key in text, 0 if not found. */
 int json_text_key_line(const char *text, const char *key);
 

@@ -52,29 +52,6 @@ struct reading {
 
 /* --- Messages ----------------------------------------------------------- */
 
-/* A member name as it can appear in a one-line message: printable ASCII
- * as is, the rest escaped, long names cut. */
-static const char *quote(const char *s, char *buf, size_t size)
-{
-	const size_t max_shown = 48;
-	size_t n = 0, shown = 0;
-	buf[n++] = '"';
-	for (; *s && n + 8 < size; s++) {
-		if (shown++ == max_shown) {
-			n += (size_t)snprintf(buf + n, size - n, "...");
-			break;
-		}
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			n += (size_t)snprintf(buf + n, size - n, "\\%c", c);
-		else if (c >= ' ' && c < 127)
-			buf[n++] = (char)c;
-		else
-			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
-	}
-	snprintf(buf + n, size - n, "\"");
-	return buf;
-}
 
 static const char *describe(const cJSON *v)
 {
@@ -149,7 +126,7 @@ static char *name_member(const char *message, const char *source, int first_line
 	size_t at = read_location(message, source, &line);
 	if (at)
 		location(where, sizeof where, source, line > 0 ? (int)(line + first_line - 1) : 0);
-	quote(name, quoted, sizeof quoted);
+	json_text_quote(name, quoted, sizeof quoted);
 	size_t length = strlen(where) + strlen(kind) + strlen(quoted) + strlen(message + at) + 4;
 	char *out = malloc(length);
 	if (out)
@@ -354,7 +331,7 @@ static int check_members(struct reading *r, struct member *members, size_t count
 	char quoted[128];
 	for (size_t i = 0; i < count && rc == 0; i++) {
 		struct member *m = &members[i];
-		quote(m->name, quoted, sizeof quoted);
+		json_text_quote(m->name, quoted, sizeof quoted);
 		if (first[i]) {
 			m->kind = MEMBER_SKIPPED;
 			if (first[i]->line > 0)
@@ -446,7 +423,7 @@ static int start_from_group(struct reading *r, const struct member *m, const str
 			    struct tkvm_settings *settings)
 {
 	char quoted[128], quoted_group[128];
-	quote(m->name, quoted, sizeof quoted);
+	json_text_quote(m->name, quoted, sizeof quoted);
 	const cJSON *group_json = cJSON_GetObjectItemCaseSensitive(m->json, "group");
 	const char *group_name = DEFAULT_GROUP;
 	int rc;
@@ -459,7 +436,7 @@ static int start_from_group(struct reading *r, const struct member *m, const str
 		}
 		group_name = group_json->valuestring;
 	}
-	quote(group_name, quoted_group, sizeof quoted_group);
+	json_text_quote(group_name, quoted_group, sizeof quoted_group);
 	const struct group *g = find_group(groups, group_count, group_name);
 	if (!g && !strcmp(group_name, DEFAULT_GROUP)) {
 		/* The default group exists even when the library does not define it. */
@@ -485,7 +462,7 @@ static int start_from_group(struct reading *r, const struct member *m, const str
 static int read_program(struct reading *r, struct member *m, const struct group *groups, size_t group_count)
 {
 	char quoted[128];
-	quote(m->name, quoted, sizeof quoted);
+	json_text_quote(m->name, quoted, sizeof quoted);
 	if (!m->name[0])
 		return add_problem(r, m->name, m->line, "a program needs a name, got %s", quoted);
 	if (!cJSON_GetObjectItemCaseSensitive(m->json, "uri") && !cJSON_GetObjectItemCaseSensitive(m->json, "filename"))

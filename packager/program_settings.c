@@ -224,35 +224,12 @@ static int out_of_memory(const struct place *at)
 	return tkvm_error_set(at->err, -ENOMEM, "out of memory applying settings");
 }
 
-/* Quotes hostile text for a one-line message: printable ASCII as is,
- * the rest escaped, long strings cut. */
-static const char *quote(const char *s, char *buf, size_t size)
-{
-	size_t n = 0, shown = 0;
-	const size_t max_shown = 48;
-	buf[n++] = '"';
-	for (; *s && n + 8 < size; s++) {
-		if (shown++ == max_shown) {
-			n += (size_t)snprintf(buf + n, size - n, "...");
-			break;
-		}
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			n += (size_t)snprintf(buf + n, size - n, "\\%c", c);
-		else if (c >= ' ' && c < 127)
-			buf[n++] = (char)c;
-		else
-			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
-	}
-	snprintf(buf + n, size - n, "\"");
-	return buf;
-}
 
 /* What a wrong value was, for "got ...". */
 static const char *describe(const cJSON *v, char *buf, size_t size)
 {
 	if (cJSON_IsString(v))
-		return quote(v->valuestring ? v->valuestring : "", buf, size);
+		return json_text_quote(v->valuestring ? v->valuestring : "", buf, size);
 	if (cJSON_IsNumber(v)) {
 		snprintf(buf, size, "%.17g", v->valuedouble);
 		/* Prefer the short form when it is exact. */
@@ -364,7 +341,7 @@ static int unknown_key(const struct place *at, const char *name, const char *wit
 	int line = within ? nested_key_line(at, index, name) : key_line(at);
 	const char *suggestion = known ? suggest_from(name, known, known_count) : suggest_key(name);
 	char quoted[128], hint[128] = "", in[64] = "";
-	quote(name, quoted, sizeof quoted);
+	json_text_quote(name, quoted, sizeof quoted);
 	if (suggestion)
 		snprintf(hint, sizeof hint, "; did you mean \"%s\"?", suggestion);
 	if (within)
@@ -1177,7 +1154,7 @@ int program_settings_set(struct tkvm_settings *settings, const char *key, const 
 		const char *suggestion = suggest_key(key);
 		if (suggestion)
 			snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", suggestion);
-		return tkvm_error_set(err, -EINVAL, "unknown setting %s%s", quote(key, quoted, sizeof quoted), hint);
+		return tkvm_error_set(err, -EINVAL, "unknown setting %s%s", json_text_quote(key, quoted, sizeof quoted), hint);
 	}
 	int rc;
 	cJSON *json = value_from_text(k, value, err, &rc);
