@@ -61,6 +61,7 @@ int program_options_take(struct program_options *options, int option, const char
 	case OPTION_ENV: return add_override(options, "environment", value, 0);
 	case OPTION_MAIN_ARGUMENT: return add_override(options, "main_arguments", value, 0);
 	case OPTION_NAME: return add_override(options, "name", value, 0);
+	case OPTION_ALLOW_HOST: return add_override(options, "allowed_hosts", value, 0);
 	case OPTION_SET: {
 		const char *eq = strchr(value, '=');
 		if (!eq || eq == value) {
@@ -178,6 +179,7 @@ void program_options_help(FILE *out)
 		"      --allow PATH            let the program read PATH (repeatable; a directory needs --set)\n"
 		"      --env NAME=VALUE        add to the program's environment (repeatable)\n"
 		"      --main-arg ARG          add to the program's argv (repeatable)\n"
+		"      --allow-host HOST[:PORT] let sys_fetch reach HOST (repeatable; \"*\" = anywhere)\n"
 		"      --name NAME             program name (KVM_NAME; default: the file name)\n"
 		"      --set KEY=VALUE         any other settings key, e.g. --set stdout=true\n");
 }

@@ -24,6 +24,7 @@ enum {
 	OPTION_MAIN_ARGUMENT,
 	OPTION_NAME,
 	OPTION_SET,
+	OPTION_ALLOW_HOST,
 	OPTION_SETTING_LAST,
 };
 
@@ -38,7 +39,8 @@ enum {
 	{"env", required_argument, NULL, OPTION_ENV},                            \
 	{"main-arg", required_argument, NULL, OPTION_MAIN_ARGUMENT},             \
 	{"name", required_argument, NULL, OPTION_NAME},                          \
-	{"set", required_argument, NULL, OPTION_SET}
+	{"set", required_argument, NULL, OPTION_SET},                            \
+	{"allow-host", required_argument, NULL, OPTION_ALLOW_HOST}
 
 struct program_options {
 	struct tkvm_settings settings;

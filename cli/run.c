@@ -2,6 +2,7 @@
  * the response (curl-like: -i for headers, -o for a file). Exit status 0
  * for 2xx/3xx, 1 otherwise, 2 for usage errors. */
 #include "cli/commands.h"
+#include "cli/fetch_client.h"
 #include "cli/program_options.h"
 #include "cli/run_report.h"
 #include "cli/terminal.h"
@@ -70,7 +71,14 @@ static bool is_method(const char *s)
 
 struct output_context {
 	bool show;
+	struct fetch_client fetch; /* self-requests go to the same program, in-process */
 };
+
+static int on_fetch(void *context, const struct tkvm_fetch_request *request, struct tkvm_fetch_response *response)
+{
+	struct output_context *c = context;
+	return fetch_client_perform(&c->fetch, request, response);
+}
 
 static void on_output(void *context, int fd, const char *data, size_t length)
 {
@@ -277,13 +285,15 @@ int command_run(int argc, char **argv)
 	if (!content_type)
 		content_type = o.data ? "application/octet-stream" : "";
 
-	struct output_context output = {o.verbose || o.show_output || p.settings.stdout_enabled};
+	struct output_context output = {o.verbose || o.show_output || p.settings.stdout_enabled, {NULL, NULL}};
+	fetch_client_global_init();
 	struct tkvm_hooks hooks = {
 		.context = &output,
 		.output = on_output,
 		.log = on_log,
 		.trace = on_trace,
 		.trace_enabled = o.strace || p.settings.verbose_syscalls,
+		.fetch = on_fetch,
 	};
 	struct tkvm_error err = {0};
 	struct tkvm_program *program = NULL;
@@ -295,6 +305,7 @@ int command_run(int argc, char **argv)
 			cli_hint("rebuild with: gcc -static (or -static-pie) ...");
 		goto free_inputs;
 	}
+	output.fetch.program = program;
 	struct tkvm_header headers[RUN_MAX_HEADERS];
 	for (size_t i = 0; i < o.header_count; i++)
 		headers[i] = (struct tkvm_header){o.headers[i], strlen(o.headers[i])};

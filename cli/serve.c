@@ -395,6 +395,13 @@ int command_serve(int argc, char **argv)
 		goto out;
 	}
 	status = EXIT_FAILURE_CODE;
+	/* Self-requests (a fetch of "/path") come back to this server. */
+	char self_url[sizeof url];
+	snprintf(self_url, sizeof self_url, "%s", url);
+	if (*self_url && self_url[strlen(self_url) - 1] == '/')
+		self_url[strlen(self_url) - 1] = 0;
+	s.programs.fetch.self_base_url = self_url;
+	fetch_client_global_init();
 	access_log_init(&s.log, stderr, json_log ? ACCESS_LOG_JSON : ACCESS_LOG_COMMON);
 	if (install_signals() < 0) {
 		cli_error("pipe: %s", strerror(errno));

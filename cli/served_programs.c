@@ -41,6 +41,12 @@ static void on_log(void *context, const char *data, size_t length)
 	emit_lines(context, data, length);
 }
 
+static int on_fetch(void *context, const struct tkvm_fetch_request *request, struct tkvm_fetch_response *response)
+{
+	struct served_program *p = context;
+	return fetch_client_perform(p->fetch, request, response);
+}
+
 static void on_trace(void *context, const char *line)
 {
 	struct served_program *p = context;
@@ -75,7 +81,9 @@ int served_programs_add(struct served_programs *set, const char *name, const str
 		.log = on_log,
 		.trace = on_trace,
 		.trace_enabled = settings->verbose_syscalls,
+		.fetch = on_fetch,
 	};
+	p->fetch = &set->fetch;
 	pthread_mutex_init(&p->boot_lock, NULL);
 	pthread_mutex_init(&p->lock, NULL);
 	set->programs[set->count++] = p;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "cli/access_log.h"
+#include "cli/fetch_client.h"
 #include "runner/tkvm.h"
 
 enum served_state {
@@ -20,6 +21,7 @@ enum served_state {
 };
 
 struct served_program {
+	struct fetch_client *fetch;    /* the set's */
 	char *name;
 	struct tkvm_settings settings; /* a live update boots with the same settings */
 	char *elf_path;                /* where the ELF is read from */
@@ -39,6 +41,7 @@ struct served_programs {
 	struct served_program **programs;
 	size_t count;
 	bool library; /* routed by name; otherwise one program answers everything */
+	struct fetch_client fetch; /* outbound HTTP for every program; self-requests come back here */
 };
 
 /* Adds a program (settings copied). Returns 0 or -ENOMEM. */

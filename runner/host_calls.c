@@ -32,6 +32,8 @@ enum host_call {
 	HC_SYS_LOG = 0x7F000,
 	HC_IS_DEBUG = 0x7FDEB,
 	HC_BREAKPOINT = 0x7F7F7,
+	HC_FETCH = 0x20000,
+	HC_REQUEST = 0x20001,
 };
 
 #define CONTENT_TYPE_MAX 4095
@@ -62,6 +64,8 @@ static const char *host_call_name(uint32_t number)
 	case HC_SYS_LOG: return "sys_log";
 	case HC_IS_DEBUG: return "is_debug";
 	case HC_BREAKPOINT: return "breakpoint";
+	case HC_FETCH: return "sys_fetch";
+	case HC_REQUEST: return "sys_request";
 	default: return NULL;
 	}
 }
@@ -80,6 +84,11 @@ static void bad_call(struct machine *m, const char *call, const char *fmt, ...)
 	if (ret)
 		machine_describe_address(m, *ret, caller, sizeof caller);
 	machine_fail(m, FAILURE_BAD_CALL, "bad host call %s: %s (called from %s)", call, what, caller);
+}
+
+static void bad_call_plain(struct machine *m, const char *call, const char *what)
+{
+	bad_call(m, call, "%s", what);
 }
 
 static struct http_fields *fields_for(struct machine *m, uint64_t where, const char *call)
@@ -408,6 +417,8 @@ void host_call_dispatch(struct machine *m)
 	case HC_SYS_LOG: result = call_sys_log(m, a); break;
 	case HC_IS_DEBUG: result = 0; break;
 	case HC_BREAKPOINT: result = call_breakpoint(m, a); break;
+	case HC_FETCH: result = host_call_fetch(m, a, false, bad_call_plain); break;
+	case HC_REQUEST: result = host_call_fetch(m, a, true, bad_call_plain); break;
 	case HC_BEGIN_STREAMING_RESPONSE: result = call_unsupported(m, "begin_streaming_response"); break;
 	case HC_STORAGE_RETURN: result = call_unsupported(m, "storage_return"); break;
 	case HC_STORAGE_NORETURN: result = call_unsupported(m, "storage_noreturn"); break;

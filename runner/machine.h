@@ -122,4 +122,7 @@ static inline uint64_t machine_now_ns(void)
 /* Implemented in syscalls.c and host_calls.c. */
 void syscall_dispatch(struct machine *m);
 void host_call_dispatch(struct machine *m);
+/* host_fetch.c: sys_fetch / sys_request; bad reports a bad call. */
+int64_t host_call_fetch(struct machine *m, const uint64_t *a, bool self_request,
+			void (*bad)(struct machine *m, const char *call, const char *what));
 #endif

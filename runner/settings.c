@@ -62,6 +62,7 @@ void tkvm_settings_free(struct tkvm_settings *s)
 	free(s->key);
 	free_strings(s->main_arguments, s->main_argument_count);
 	free_strings(s->environment, s->environment_count);
+	free_strings(s->allowed_hosts, s->allowed_host_count);
 	if (s->allowed_paths) {
 		for (size_t i = 0; i < s->allowed_path_count; i++) {
 			free(s->allowed_paths[i].real);
@@ -147,6 +148,7 @@ int tkvm_settings_copy(struct tkvm_settings *dst, const struct tkvm_settings *sr
 	rc |= copy_strings(&dst->main_arguments, &dst->main_argument_count, src->main_arguments,
 			   src->main_argument_count);
 	rc |= copy_strings(&dst->environment, &dst->environment_count, src->environment, src->environment_count);
+	rc |= copy_strings(&dst->allowed_hosts, &dst->allowed_host_count, src->allowed_hosts, src->allowed_host_count);
 	rc |= copy_allowed_paths(dst, src);
 	rc |= copy_string(&dst->warmup.url, src->warmup.url);
 	rc |= copy_string(&dst->warmup.method, src->warmup.method);

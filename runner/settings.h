@@ -69,6 +69,12 @@ struct tkvm_settings {
 	uint64_t executable_remapping_address;
 	uint32_t executable_remapping_size;
 
+	/* tkvm's own key: hosts sys_fetch may reach ("host", "host:port" or
+	 * "*"); empty = no outbound access. Path-only URLs (self-requests) are
+	 * always allowed. */
+	char **allowed_hosts;
+	size_t allowed_host_count;
+
 	bool stdout_enabled; /* key "stdout" */
 	bool verbose;
 	bool verbose_syscalls;

@@ -11,6 +11,38 @@
 
 struct tkvm_program;
 
+/* An outbound request a program made with sys_fetch (host call 0x20000)
+ * or sys_request (0x20001), after the runner checked the guest's
+ * structures and the program's allowed_hosts. */
+struct tkvm_fetch_request {
+	const char *method;       /* "GET" or "POST" */
+	const char *url;          /* as the program gave it; starts with '/' for a self-request */
+	const char *const *headers; /* "Name: value" lines */
+	size_t header_count;
+	const uint8_t *body;      /* POST body */
+	size_t body_length;
+	bool follow_location, dont_verify_host, tcp_fast_open, dummy_fetch;
+	const char *program;      /* the program's name, for self-requests */
+	const struct tkvm_settings *settings; /* for tkvm_url_allowed on redirects */
+};
+
+/* Whether settings' allowed_hosts lets a program reach url (http/https
+ * only). Transports check every redirect with it. */
+bool tkvm_url_allowed(const struct tkvm_settings *settings, const char *url);
+
+/* Filled by the embedder's fetch hook; body and headers are malloc'd and
+ * freed by the runner. */
+struct tkvm_fetch_response {
+	int status;
+	char content_type[128];
+	uint8_t *body;
+	size_t body_length;
+	char *headers;            /* "Name: value\r\n" lines */
+	size_t headers_length;
+	int curl_code;            /* 0, or the CURLcode the program gets back negated */
+	char error[256];          /* why, when curl_code != 0 */
+};
+
 /* What the caller wants to see of the guest. Every callback is optional. */
 struct tkvm_hooks {
 	void *context;
@@ -21,6 +53,10 @@ struct tkvm_hooks {
 	/* one line per emulated syscall or host call, when tracing is on */
 	void (*trace)(void *context, const char *line);
 	bool trace_enabled;
+	/* Performs an outbound HTTP request (libcurl in the CLI, recordings in
+	 * `tkvm test`). Without it every fetch fails with CURLE_COULDNT_CONNECT.
+	 * Called from the thread running the request; must be thread-safe. */
+	int (*fetch)(void *context, const struct tkvm_fetch_request *request, struct tkvm_fetch_response *response);
 };
 
 /* A header line "Name: value" (not NUL-terminated in general). */
