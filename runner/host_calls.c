@@ -41,6 +41,33 @@ enum host_call {
 #define RESPONSE_EXTRA_MAX_HEADERS 64
 #define SYS_LOG_MAX (1u << 20)
 
+/* Profile slots: one per host call of the ABI; 0 collects the rest. */
+static const uint32_t host_call_slots[] = {
+	0, HC_REGISTER_FUNC, HC_WAIT_FOR_REQUESTS, HC_WAIT_FOR_REQUESTS_PAUSED, HC_SET_CACHEABLE, HC_BACKEND_RESPONSE,
+	HC_STORAGE_RETURN, HC_BEGIN_STREAMING_RESPONSE, HC_STORAGE_NORETURN, HC_HTTP_APPEND, HC_HTTP_SET, HC_HTTP_FIND,
+	HC_HTTP_METHOD, HC_SET_BACKEND, HC_SHARED_MEMORY_AREA, HC_MAKE_EPHEMERAL, HC_IS_STORAGE, HC_GET_MEMINFO,
+	HC_SYS_LOG, HC_IS_DEBUG, HC_BREAKPOINT, HC_FETCH, HC_REQUEST,
+};
+
+unsigned host_call_slot(uint32_t number)
+{
+	for (unsigned i = 1; i < sizeof host_call_slots / sizeof host_call_slots[0]; i++)
+		if (host_call_slots[i] == number)
+			return i;
+	return 0;
+}
+
+static const char *host_call_name(uint32_t number);
+
+const char *tkvm_host_call_slot_name(unsigned slot)
+{
+	if (slot == 0)
+		return "other host calls";
+	if (slot >= sizeof host_call_slots / sizeof host_call_slots[0])
+		return NULL;
+	return host_call_name(host_call_slots[slot]);
+}
+
 static const char *host_call_name(uint32_t number)
 {
 	switch (number) {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -233,6 +234,40 @@ static void skip_out_instruction(struct machine *m)
 	}
 }
 
+static double seconds_since(uint64_t start) { return (double)(machine_now_ns() - start) / 1e9; }
+
+/* One profiler sample: the RIP and the frame-pointer chain, each frame
+ * read through the bounds checks (a program built without frame pointers
+ * gives its leaf only). */
+static void take_sample(struct machine *m)
+{
+	struct tkvm_profile *p = m->profile;
+	uint64_t start = machine_now_ns();
+	if (p->sample_count == p->sample_capacity) {
+		size_t capacity = p->sample_capacity ? p->sample_capacity * 2 : 256;
+		struct tkvm_sample *more = realloc(p->samples, capacity * sizeof *more);
+		if (!more)
+			return;
+		p->samples = more;
+		p->sample_capacity = capacity;
+	}
+	struct tkvm_sample *s = &p->samples[p->sample_count++];
+	const struct kvm_regs *regs = vcpu_regs(&m->vcpu);
+	s->depth = 0;
+	s->frames[s->depth++] = regs->rip;
+	uint64_t frame = regs->rbp;
+	while (s->depth < TKVM_PROFILE_MAX_DEPTH && frame && !(frame & 7)) {
+		const uint64_t *pair = guest_memory_user_range(&m->memory, frame, 16);
+		if (!pair || !pair[1])
+			break;
+		s->frames[s->depth++] = pair[1];
+		if (pair[0] <= frame) /* callers live higher up the stack */
+			break;
+		frame = pair[0];
+	}
+	p->sampling_seconds += seconds_since(start);
+}
+
 static void handle_io(struct machine *m)
 {
 	struct kvm_run *run = m->vcpu.run;
@@ -241,17 +276,31 @@ static void handle_io(struct machine *m)
 		return;
 	}
 	switch (run->io.port) {
-	case PORT_SYSCALL:
+	case PORT_SYSCALL: {
 		m->stats.syscalls++;
+		uint64_t number = vcpu_regs(&m->vcpu)->rax, start = m->profile ? machine_now_ns() : 0;
 		syscall_dispatch(m);
 		if (m->stop == MACHINE_RUNNING)
 			finish_syscall(m);
+		if (m->profile && number < TKVM_SYSCALL_SLOTS) {
+			m->profile->syscall_seconds[number] += seconds_since(start);
+			m->profile->syscall_calls[number]++;
+		}
 		break;
-	case PORT_HOST_CALL:
+	}
+	case PORT_HOST_CALL: {
 		m->stats.host_calls++;
+		uint32_t number = (uint32_t)vcpu_regs(&m->vcpu)->rax;
+		uint64_t start = m->profile ? machine_now_ns() : 0;
 		skip_out_instruction(m);
 		host_call_dispatch(m);
+		if (m->profile) {
+			unsigned slot = host_call_slot(number);
+			m->profile->host_call_seconds[slot] += seconds_since(start);
+			m->profile->host_call_calls[slot]++;
+		}
 		break;
+	}
 	case PORT_HANDLER_RETURN:
 		m->stop = MACHINE_STOP_RETURNED;
 		break;
@@ -274,12 +323,21 @@ enum machine_stop machine_run(struct machine *m, double time_limit)
 		m->stop = MACHINE_STOP_FAILED;
 		return m->stop;
 	}
+	if (m->profile && m->sample_hz && vcpu_sampling(m->sample_hz, &err) < 0)
+		m->sample_hz = 0;
 	while (m->stop == MACHINE_RUNNING) {
+		uint64_t entered = m->profile ? machine_now_ns() : 0;
 		int r = vcpu_run(&m->vcpu);
 		m->stats.exits++;
+		if (m->profile) {
+			m->profile->guest_seconds += seconds_since(entered);
+			m->profile->exits++;
+		}
 		if (r == -EINTR) {
 			if (m->vcpu.timer_fired)
 				machine_fail(m, FAILURE_TIMEOUT, "timed out after %.3g s", time_limit);
+			else if (m->profile && m->sample_hz)
+				take_sample(m);
 			continue;
 		}
 		if (r < 0) {
@@ -312,6 +370,8 @@ enum machine_stop machine_run(struct machine *m, double time_limit)
 			machine_fail(m, FAILURE_CRASH, "unexpected KVM exit %u", run->exit_reason);
 		}
 	}
+	if (m->profile && m->sample_hz)
+		vcpu_sampling(0, &err);
 	vcpu_timer_disarm(&m->vcpu);
 	m->stats.memory_used = address_space_used(&m->space);
 	if (m->space.peak_bytes > m->stats.memory_peak)

@@ -68,6 +68,8 @@ struct machine {
 	bool ephemeral;
 	uint64_t paused_request_address;
 	uint64_t start_ns; /* of the current boot or request */
+	struct tkvm_profile *profile; /* non-NULL while a profiled request runs */
+	unsigned sample_hz;
 	bool fpu_restore_pending; /* enter the next request through LAYOUT_REQUEST_ENTRY */
 	uint64_t request_memory_limit; /* brk + mmap bytes a request VM may use (template + max_request_memory) */
 
@@ -122,6 +124,8 @@ static inline uint64_t machine_now_ns(void)
 /* Implemented in syscalls.c and host_calls.c. */
 void syscall_dispatch(struct machine *m);
 void host_call_dispatch(struct machine *m);
+/* host_calls.c: the tkvm_profile slot of a host call number. */
+unsigned host_call_slot(uint32_t number);
 /* host_fetch.c: sys_fetch / sys_request; bad reports a bad call. */
 int64_t host_call_fetch(struct machine *m, const uint64_t *a, bool self_request,
 			void (*bad)(struct machine *m, const char *call, const char *what));

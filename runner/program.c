@@ -111,6 +111,7 @@ static int boot_template(struct tkvm_program *program, struct tkvm_error *err)
 		bias = image.position_independent && image.lowest_vaddr < LAYOUT_USER_START ? LAYOUT_PIE_BASE : 0;
 		r = build_address_space(m, &image, program->elf, bias, err);
 	}
+	program->load_bias = bias;
 	if (r == 0 && elf_symbols_load(program->elf, program->elf_size, bias, &program->symbols) < 0)
 		r = tkvm_error_set(err, -ENOMEM, "out of memory reading symbols");
 	m->symbols = &program->symbols;
@@ -215,6 +216,27 @@ void program_combine_stats(struct tkvm_program *program, const struct tkvm_stats
 }
 
 const struct tkvm_stats *tkvm_program_stats(const struct tkvm_program *program) { return &program->last_stats; }
+
+const char *tkvm_program_symbol(const struct tkvm_program *program, uint64_t address, uint64_t *offset)
+{
+	/* Our own stubs: the bottom of every request's stack. */
+	if (address >= LAYOUT_USER_STUBS && address < LAYOUT_USER_STUBS + GUEST_PAGE_SIZE) {
+		*offset = 0;
+		if (address >= LAYOUT_REQUEST_ENTRY)
+			return "[tkvm request entry]";
+		if (address >= LAYOUT_HANDLER_RETURN)
+			return "[tkvm request]";
+		return "[tkvm syscall]";
+	}
+	return elf_symbols_lookup(&program->symbols, address, offset);
+}
+
+const uint8_t *tkvm_program_elf(const struct tkvm_program *program, size_t *size, uint64_t *load_bias)
+{
+	*size = program->elf_size;
+	*load_bias = program->load_bias;
+	return program->elf;
+}
 const struct tkvm_settings *tkvm_program_settings(const struct tkvm_program *program) { return &program->settings; }
 
 void tkvm_program_set_queue_timeout(struct tkvm_program *program, double seconds)

@@ -21,6 +21,7 @@ struct tkvm_program {
 	uint8_t *elf;
 	size_t elf_size;
 	struct elf_symbols symbols;
+	uint64_t load_bias; /* where a static-pie program was placed */
 	struct template template;
 
 	pthread_mutex_t lock; /* guards everything below */

@@ -371,8 +371,8 @@ static void count_response(struct tkvm_counters *c, const struct tkvm_response *
 	}
 }
 
-int tkvm_request_run(struct tkvm_program *p, const struct tkvm_request_input *in, struct tkvm_response *response,
-		     struct tkvm_error *err)
+static int run_request(struct tkvm_program *p, const struct tkvm_request_input *in, struct tkvm_response *response,
+		       const struct tkvm_profile_options *options, struct tkvm_profile *profile, struct tkvm_error *err)
 {
 	memset(response, 0, sizeof *response);
 	int r = validate_input(in, err);
@@ -404,7 +404,20 @@ int tkvm_request_run(struct tkvm_program *p, const struct tkvm_request_input *in
 		p->counters.request_vms++;
 		pthread_mutex_unlock(&p->lock);
 	}
+	m->profile = profile;
+	m->sample_hz = profile && options ? options->sample_hz : 0;
+	uint64_t request_start = machine_now_ns();
 	r = machine_request(m, &vm->parked_regs, &vm->at_park, in, 0, response, err);
+	if (profile) {
+		profile->request_seconds = (double)(machine_now_ns() - request_start) / 1e9;
+		profile->queue_seconds = waited;
+		profile->bytes_in = strlen(in->url) + strlen(in->arg) + in->body_length;
+		for (size_t i = 0; i < in->header_count; i++)
+			profile->bytes_in += in->headers[i].length;
+		profile->bytes_out = response->body_length;
+	}
+	m->profile = NULL;
+	m->sample_hz = 0;
 	response->vm = vm->index;
 	response->queue_seconds = waited;
 	bool failed = r < 0 || response->outcome != TKVM_OUTCOME_OK;
@@ -420,6 +433,10 @@ int tkvm_request_run(struct tkvm_program *p, const struct tkvm_request_input *in
 	double reset_seconds = (double)(machine_now_ns() - reset_start) / 1e9;
 	response->reset_seconds = reset_seconds;
 	response->pages_reset = pages > 0 ? (uint64_t)pages : 0;
+	if (profile) {
+		profile->reset_seconds = reset_seconds;
+		profile->pages_reset = response->pages_reset;
+	}
 	pthread_mutex_lock(&p->lock);
 	if (r == 0)
 		count_response(&p->counters, response);
@@ -441,6 +458,25 @@ int tkvm_request_run(struct tkvm_program *p, const struct tkvm_request_input *in
 	pthread_cond_signal(&p->vm_free);
 	pthread_mutex_unlock(&p->lock);
 	return r;
+}
+
+int tkvm_request_run(struct tkvm_program *p, const struct tkvm_request_input *in, struct tkvm_response *response,
+		     struct tkvm_error *err)
+{
+	return run_request(p, in, response, NULL, NULL, err);
+}
+
+int tkvm_request_run_profiled(struct tkvm_program *p, const struct tkvm_request_input *in, struct tkvm_response *response,
+			      const struct tkvm_profile_options *options, struct tkvm_profile *profile, struct tkvm_error *err)
+{
+	memset(profile, 0, sizeof *profile);
+	return run_request(p, in, response, options, profile, err);
+}
+
+void tkvm_profile_free(struct tkvm_profile *profile)
+{
+	free(profile->samples);
+	memset(profile, 0, sizeof *profile);
 }
 
 void tkvm_response_free(struct tkvm_response *response)

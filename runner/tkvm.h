@@ -168,6 +168,49 @@ int tkvm_request_run(struct tkvm_program *program, const struct tkvm_request_inp
 
 void tkvm_response_free(struct tkvm_response *response);
 
+/* Profiling one request: where its time went, counted by the runner only
+ * when asked (tkvm_request_run itself does none of this). */
+#define TKVM_PROFILE_MAX_DEPTH 64
+#define TKVM_HOST_CALL_SLOTS 32
+
+struct tkvm_sample {
+	uint32_t depth;                        /* frames[0] is the RIP, then return addresses */
+	uint64_t frames[TKVM_PROFILE_MAX_DEPTH];
+};
+
+struct tkvm_profile_options {
+	unsigned sample_hz;                    /* 0: phases only; ~500 is a good rate */
+};
+
+struct tkvm_profile {
+	double queue_seconds;                  /* waiting for a free request VM */
+	double request_seconds;                /* the request, from dispatch to its stop */
+	double guest_seconds;                  /* inside KVM_RUN: entries, the program, exits */
+	double syscall_seconds[TKVM_SYSCALL_SLOTS];  /* host time emulating each syscall */
+	uint64_t syscall_calls[TKVM_SYSCALL_SLOTS];
+	double host_call_seconds[TKVM_HOST_CALL_SLOTS]; /* per host call (tkvm_host_call_slot_name) */
+	uint64_t host_call_calls[TKVM_HOST_CALL_SLOTS];
+	uint64_t exits;
+	double reset_seconds;
+	uint64_t pages_reset;
+	uint64_t bytes_in, bytes_out;          /* request (url, arg, headers, body) and response body */
+	struct tkvm_sample *samples;           /* malloc'd; tkvm_profile_free */
+	size_t sample_count, sample_capacity;
+	double sampling_seconds;               /* host time spent taking samples */
+};
+
+/* tkvm_request_run, profiled. profile is zeroed first. */
+int tkvm_request_run_profiled(struct tkvm_program *program, const struct tkvm_request_input *input,
+			      struct tkvm_response *response, const struct tkvm_profile_options *options,
+			      struct tkvm_profile *profile, struct tkvm_error *err);
+void tkvm_profile_free(struct tkvm_profile *profile);
+/* Name of a host-call slot of struct tkvm_profile ("backend_response", ...), NULL if unused. */
+const char *tkvm_host_call_slot_name(unsigned slot);
+/* The program's symbol containing address, or NULL; *offset set. */
+const char *tkvm_program_symbol(const struct tkvm_program *program, uint64_t address, uint64_t *offset);
+/* The program's ELF bytes and its load bias (for DWARF lookups by the embedder). */
+const uint8_t *tkvm_program_elf(const struct tkvm_program *program, size_t *size, uint64_t *load_bias);
+
 /* Seconds a request may wait for a free request VM (default 10). */
 void tkvm_program_set_queue_timeout(struct tkvm_program *program, double seconds);
 void tkvm_program_counters(struct tkvm_program *program, struct tkvm_counters *counters);

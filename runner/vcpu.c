@@ -24,6 +24,8 @@
 static __thread struct vcpu *volatile running_vcpu;
 static __thread timer_t thread_timer;
 static __thread bool thread_timer_made;
+static __thread timer_t sampling_timer;
+static __thread bool sampling_timer_made;
 static pthread_key_t timer_key;
 
 static void timer_signal_handler(int signo, siginfo_t *info, void *context)
@@ -42,9 +44,16 @@ static void delete_thread_timer(void *unused)
 	if (thread_timer_made)
 		timer_delete(thread_timer);
 	thread_timer_made = false;
+	if (sampling_timer_made)
+		timer_delete(sampling_timer);
+	sampling_timer_made = false;
 }
 
 static int timer_signal(void) { return SIGRTMIN + 4; }
+static int sampling_signal(void) { return SIGRTMIN + 5; }
+
+/* Interrupting KVM_RUN is all the sampling signal has to do. */
+static void sampling_signal_handler(int signo) { (void)signo; }
 
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 static void install_handler(void)
@@ -56,6 +65,12 @@ static void install_handler(void)
 	sigemptyset(&action.sa_mask);
 	sigaction(timer_signal(), &action, NULL);
 	pthread_key_create(&timer_key, delete_thread_timer);
+	struct sigaction sampling;
+	memset(&sampling, 0, sizeof sampling);
+	sampling.sa_handler = sampling_signal_handler;
+	sampling.sa_flags = SA_RESTART; /* host syscalls resume; KVM_RUN still returns -EINTR */
+	sigemptyset(&sampling.sa_mask);
+	sigaction(sampling_signal(), &sampling, NULL);
 }
 
 /* KVM_SET_MSRS for a few entries (kvm_msrs ends in a flexible array). */
@@ -189,6 +204,34 @@ int vcpu_timer_arm(struct vcpu *vcpu, double seconds, struct tkvm_error *err)
 	}
 	if (timer_settime(thread_timer, 0, &spec, NULL) < 0)
 		return tkvm_error_set(err, -errno, "timer_settime: %s", strerror(errno));
+	return 0;
+}
+
+int vcpu_sampling(unsigned hz, struct tkvm_error *err)
+{
+	pthread_once(&handler_once, install_handler);
+	if (!sampling_timer_made) {
+		if (!hz)
+			return 0;
+		struct sigevent event;
+		memset(&event, 0, sizeof event);
+		event.sigev_notify = SIGEV_THREAD_ID;
+		event.sigev_signo = sampling_signal();
+		event._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+		if (timer_create(CLOCK_MONOTONIC, &event, &sampling_timer) < 0)
+			return tkvm_error_set(err, -errno, "timer_create (sampling): %s", strerror(errno));
+		sampling_timer_made = true;
+	}
+	struct itimerspec spec;
+	memset(&spec, 0, sizeof spec);
+	if (hz) {
+		long period = 1000000000L / (long)hz;
+		spec.it_interval.tv_sec = period / 1000000000L;
+		spec.it_interval.tv_nsec = period % 1000000000L;
+		spec.it_value = spec.it_interval;
+	}
+	if (timer_settime(sampling_timer, 0, &spec, NULL) < 0)
+		return tkvm_error_set(err, -errno, "timer_settime (sampling): %s", strerror(errno));
 	return 0;
 }
 

@@ -41,6 +41,10 @@ int vcpu_run(struct vcpu *vcpu);
 int vcpu_timer_arm(struct vcpu *vcpu, double seconds, struct tkvm_error *err);
 void vcpu_timer_disarm(struct vcpu *vcpu);
 
+/* Sampling for the profiler: a periodic signal to the calling thread that
+ * only interrupts KVM_RUN (-EINTR, registers valid); hz 0 stops it. */
+int vcpu_sampling(unsigned hz, struct tkvm_error *err);
+
 /* Rare paths only (each is a ~7 µs ioctl on PVM). */
 int vcpu_get_events(struct vcpu *vcpu, struct kvm_vcpu_events *events);
 int vcpu_set_msr(struct vcpu *vcpu, uint32_t index, uint64_t value);
