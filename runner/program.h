@@ -38,6 +38,26 @@ struct tkvm_program {
 /* last_stats = what booting counted plus what request VM `vm` counted. */
 void program_combine_stats(struct tkvm_program *program, const struct tkvm_stats *vm);
 
+/* Guest addresses of the request's pieces. */
+struct guest_request {
+	uint64_t block, block_length; /* the allocation holding everything below */
+	uint64_t request;             /* struct kvm_request (ours, unless paused model) */
+	uint64_t method, url, arg, content_type, headers, body;
+};
+
+/* A request between its dispatch and its end (request.c). */
+struct request_run {
+	struct guest_request g;
+	struct kvm_regs *parked;
+	uint64_t exits, syscalls, host_calls;
+};
+
+/* Writes the request into guest memory and points the vCPU at its entry;
+ * machine_request_end turns the machine's stop into the response. */
+int machine_request_begin(struct machine *m, struct kvm_regs *parked, bool *at_park, const struct tkvm_request_input *in,
+			  uint16_t info_flags, struct tkvm_response *response, struct request_run *run, struct tkvm_error *err);
+void machine_request_end(struct machine *m, struct request_run *run, struct tkvm_response *response);
+
 /* Runs one request on a machine that sits at its park (request.c): used
  * for warm-up requests on the booting VM and for request VMs. Returns 0
  * with the response filled in (failed or not), or a negative code. */

@@ -14,12 +14,6 @@
 #define KVM_REQUEST_SIZE 104
 #define ON_ERROR_TIME_LIMIT 1.0
 
-/* Guest addresses of the request's pieces. */
-struct guest_request {
-	uint64_t block, block_length; /* the allocation holding everything below */
-	uint64_t request;             /* struct kvm_request (ours, unless paused model) */
-	uint64_t method, url, arg, content_type, headers, body;
-};
 
 static uint64_t align8(uint64_t x) { return (x + 7) & ~7ull; }
 
@@ -243,28 +237,29 @@ static int validate_input(const struct tkvm_request_input *in, struct tkvm_error
 	return 0;
 }
 
-int machine_request(struct machine *m, struct kvm_regs *parked, bool *at_park, const struct tkvm_request_input *in,
-		    uint16_t info_flags, struct tkvm_response *response, struct tkvm_error *err)
+int machine_request_begin(struct machine *m, struct kvm_regs *parked, bool *at_park, const struct tkvm_request_input *in,
+			  uint16_t info_flags, struct tkvm_response *response, struct request_run *run, struct tkvm_error *err)
 {
 	memset(response, 0, sizeof *response);
+	memset(run, 0, sizeof *run);
 	int r = validate_input(in, err);
 	if (r < 0)
 		return r;
 	if (!*at_park && (r = return_to_park(m, parked, at_park, err)) < 0)
 		return r;
-	uint64_t exits = m->stats.exits, syscalls = m->stats.syscalls, host_calls = m->stats.host_calls;
+	run->parked = parked;
+	run->exits = m->stats.exits, run->syscalls = m->stats.syscalls, run->host_calls = m->stats.host_calls;
 	m->start_ns = machine_now_ns();
 	m->space.failed_request = 0;
 	http_fields_clear(&m->request_fields);
 	http_fields_clear(&m->response_fields);
 	for (size_t i = 0; i < in->header_count; i++)
 		http_fields_append(&m->request_fields, in->headers[i].field, in->headers[i].length);
-	struct guest_request g;
-	r = write_request(m, in, info_flags, &g, err);
+	r = write_request(m, in, info_flags, &run->g, err);
 	if (r == 0)
-		r = dispatch(m, parked, in, &g, err);
+		r = dispatch(m, parked, in, &run->g, err);
 	if (r < 0) {
-		release_request(m, &g);
+		release_request(m, &run->g);
 		return r;
 	}
 	m->in_request = true;
@@ -272,15 +267,19 @@ int machine_request(struct machine *m, struct kvm_regs *parked, bool *at_park, c
 	m->response = response;
 	m->response_set = false;
 	*at_park = m->model != MODEL_PAUSED;
-	enum machine_stop stop = machine_run(m, m->settings.max_request_time);
-	if (stop != MACHINE_STOP_RESPONDED) {
+	return 0;
+}
+
+void machine_request_end(struct machine *m, struct request_run *run, struct tkvm_response *response)
+{
+	if (m->stop != MACHINE_STOP_RESPONDED) {
 		describe_failure(m, response->error, sizeof response->error);
 		response->failure = failure_of(m);
 		free(response->content_type), free(response->body);
 		response->content_type = NULL, response->body = NULL;
 		response->body_length = 0;
 		response->cacheable = false;
-		if (second_chance(m, parked, &g, response->error)) {
+		if (second_chance(m, run->parked, &run->g, response->error)) {
 			response->outcome = TKVM_OUTCOME_RECOVERED;
 		} else {
 			if (m->handlers[HANDLER_ERROR] && m->stop != MACHINE_STOP_RESPONDED) {
@@ -300,15 +299,26 @@ int machine_request(struct machine *m, struct kvm_regs *parked, bool *at_park, c
 	http_fields_init(&m->response_fields, TKVM_MAX_RESPONSE_HEADERS);
 	/* An ephemeral VM is reset wholesale; otherwise free what we took. */
 	if (response->outcome == TKVM_OUTCOME_OK && !m->ephemeral)
-		release_request(m, &g);
+		release_request(m, &run->g);
 	m->in_request = false;
 	m->input = NULL;
 	m->response = NULL;
 	m->stats.requests++;
 	m->stats.request_ns = machine_now_ns() - m->start_ns;
-	m->stats.request_exits = m->stats.exits - exits;
-	m->stats.request_syscalls = m->stats.syscalls - syscalls;
-	m->stats.request_host_calls = m->stats.host_calls - host_calls;
+	m->stats.request_exits = m->stats.exits - run->exits;
+	m->stats.request_syscalls = m->stats.syscalls - run->syscalls;
+	m->stats.request_host_calls = m->stats.host_calls - run->host_calls;
+}
+
+int machine_request(struct machine *m, struct kvm_regs *parked, bool *at_park, const struct tkvm_request_input *in,
+		    uint16_t info_flags, struct tkvm_response *response, struct tkvm_error *err)
+{
+	struct request_run run;
+	int r = machine_request_begin(m, parked, at_park, in, info_flags, response, &run, err);
+	if (r < 0)
+		return r;
+	machine_run(m, m->settings.max_request_time);
+	machine_request_end(m, &run, response);
 	return 0;
 }
 
