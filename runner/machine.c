@@ -181,10 +181,23 @@ static void handle_exception(struct machine *m)
 	unsigned vector = (unsigned)frame[0];
 	uint64_t error_code = frame[1], rip = frame[2], rsp = frame[5];
 	uint64_t cr2 = vcpu_sregs(&m->vcpu)->cr2;
+	m->exception_vector = (int)vector;
 	/* Report the faulting instruction, not the stub. */
 	struct kvm_regs *live = vcpu_regs(&m->vcpu);
 	live->rip = rip;
 	live->rsp = rsp;
+	if (m->debugging) {
+		/* Put the program's own state back, as at the faulting or
+		 * trapping instruction, so a debugger sees (and may resume) it. */
+		live->rflags = frame[4] & ~0x100ull;
+		vcpu_mark_regs_dirty(&m->vcpu);
+		restore_user_mode(m);
+		if (vector == 1 || vector == 3) {
+			m->stop = MACHINE_STOP_DEBUG;
+			m->debug_signal = 5;
+			return;
+		}
+	}
 	char where[160];
 	machine_describe_address(m, cr2, where, sizeof where);
 	if (vector == 14) {
@@ -286,6 +299,8 @@ static void handle_io(struct machine *m)
 			m->profile->syscall_seconds[number] += seconds_since(start);
 			m->profile->syscall_calls[number]++;
 		}
+		if (m->stepping && m->stop == MACHINE_RUNNING)
+			m->stop = MACHINE_STOP_DEBUG, m->debug_signal = 5; /* stepped over the syscall */
 		break;
 	}
 	case PORT_HOST_CALL: {
@@ -299,6 +314,8 @@ static void handle_io(struct machine *m)
 			m->profile->host_call_seconds[slot] += seconds_since(start);
 			m->profile->host_call_calls[slot]++;
 		}
+		if (m->stepping && m->stop == MACHINE_RUNNING)
+			m->stop = MACHINE_STOP_DEBUG, m->debug_signal = 5; /* the step ended on the host call */
 		break;
 	}
 	case PORT_HANDLER_RETURN:
@@ -325,7 +342,17 @@ enum machine_stop machine_run(struct machine *m, double time_limit)
 	}
 	if (m->profile && m->sample_hz && vcpu_sampling(m->sample_hz, &err) < 0)
 		m->sample_hz = 0;
+	m->exception_vector = -1;
 	while (m->stop == MACHINE_RUNNING) {
+		if (m->debugging) {
+			/* TF steps one instruction (spec/kvm-host.md); never left set otherwise. */
+			struct kvm_regs *regs = vcpu_regs(&m->vcpu);
+			uint64_t flags = m->stepping ? regs->rflags | 0x100 : regs->rflags & ~0x100ull;
+			if (flags != regs->rflags) {
+				regs->rflags = flags;
+				vcpu_mark_regs_dirty(&m->vcpu);
+			}
+		}
 		uint64_t entered = m->profile ? machine_now_ns() : 0;
 		int r = vcpu_run(&m->vcpu);
 		m->stats.exits++;
@@ -334,7 +361,11 @@ enum machine_stop machine_run(struct machine *m, double time_limit)
 			m->profile->exits++;
 		}
 		if (r == -EINTR) {
-			if (m->vcpu.timer_fired)
+			if (m->debugging && m->interrupt) {
+				m->interrupt = 0;
+				m->stop = MACHINE_STOP_DEBUG;
+				m->debug_signal = 2; /* SIGINT: gdb's Ctrl-C */
+			} else if (m->vcpu.timer_fired)
 				machine_fail(m, FAILURE_TIMEOUT, "timed out after %.3g s", time_limit);
 			else if (m->profile && m->sample_hz)
 				take_sample(m);

@@ -5,6 +5,7 @@
 #ifndef TKVM_RUNNER_MACHINE_H
 #define TKVM_RUNNER_MACHINE_H
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 #include "runner/address_space.h"
 #include "runner/elf.h"
@@ -34,6 +35,7 @@ enum machine_stop {
 	MACHINE_STOP_EXITED,    /* exit / exit_group */
 	MACHINE_STOP_FAILED,    /* crash, bad host call, ... (stop_message) */
 	MACHINE_STOP_TIMEOUT,
+	MACHINE_STOP_DEBUG,     /* breakpoint, finished step or interrupt while debugging */
 };
 
 enum program_model { MODEL_NONE, MODEL_CALLBACK, MODEL_PAUSED };
@@ -68,6 +70,11 @@ struct machine {
 	bool ephemeral;
 	uint64_t paused_request_address;
 	uint64_t start_ns; /* of the current boot or request */
+	/* debugging (debugger.c): exceptions keep the program's state, TF steps */
+	bool debugging, stepping;
+	volatile sig_atomic_t interrupt;
+	int debug_signal;          /* for MACHINE_STOP_DEBUG: 5 SIGTRAP, 2 SIGINT */
+	int exception_vector;      /* of the last exception, -1 if none */
 	struct tkvm_profile *profile; /* non-NULL while a profiled request runs */
 	unsigned sample_hz;
 	bool fpu_restore_pending; /* enter the next request through LAYOUT_REQUEST_ENTRY */

@@ -58,6 +58,13 @@ int machine_request_begin(struct machine *m, struct kvm_regs *parked, bool *at_p
 			  uint16_t info_flags, struct tkvm_response *response, struct request_run *run, struct tkvm_error *err);
 void machine_request_end(struct machine *m, struct request_run *run, struct tkvm_response *response);
 
+/* A free request VM (made from the template on first use), waiting up to
+ * the queue timeout; NULL with err set (-EBUSY when none became free). */
+struct request_vm *program_take_vm(struct tkvm_program *p, double *waited, struct tkvm_error *err);
+/* Resets the VM to the template (every written page dropped when
+ * full_reset) and gives it back to the pool. */
+void program_return_vm(struct tkvm_program *p, struct request_vm *vm, bool full_reset);
+
 /* Runs one request on a machine that sits at its park (request.c): used
  * for warm-up requests on the booting VM and for request VMs. Returns 0
  * with the response filled in (failed or not), or a negative code. */

@@ -381,6 +381,51 @@ static void count_response(struct tkvm_counters *c, const struct tkvm_response *
 	}
 }
 
+struct request_vm *program_take_vm(struct tkvm_program *p, double *waited, struct tkvm_error *err)
+{
+	pthread_mutex_lock(&p->lock);
+	struct request_vm *vm = acquire_vm(p, waited, err);
+	if (vm)
+		p->counters.reservation_time += *waited;
+	pthread_mutex_unlock(&p->lock);
+	if (!vm || vm->created)
+		return vm;
+	struct machine *m = &vm->machine;
+	int r = template_instantiate(&p->template, m, &p->settings, &p->hooks, &p->symbols, err);
+	if (r < 0) {
+		machine_destroy(m);
+		pthread_mutex_lock(&p->lock);
+		vm->busy = false;
+		pthread_cond_signal(&p->vm_free);
+		pthread_mutex_unlock(&p->lock);
+		tkvm_error_prefix(err, "creating request VM %u", vm->index);
+		return NULL;
+	}
+	vm->created = true;
+	vm->parked_regs = p->template.regs;
+	vm->at_park = true;
+	pthread_mutex_lock(&p->lock);
+	p->counters.request_vms++;
+	pthread_mutex_unlock(&p->lock);
+	return vm;
+}
+
+void program_return_vm(struct tkvm_program *p, struct request_vm *vm, bool full_reset)
+{
+	struct machine *m = &vm->machine;
+	int64_t pages = template_reset(&p->template, m, full_reset);
+	vm->parked_regs = p->template.regs;
+	vm->at_park = true;
+	pthread_mutex_lock(&p->lock);
+	if (pages < 0) {
+		machine_destroy(m);
+		vm->created = false;
+	}
+	vm->busy = false;
+	pthread_cond_signal(&p->vm_free);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static int run_request(struct tkvm_program *p, const struct tkvm_request_input *in, struct tkvm_response *response,
 		       const struct tkvm_profile_options *options, struct tkvm_profile *profile, struct tkvm_error *err)
 {
@@ -389,31 +434,10 @@ static int run_request(struct tkvm_program *p, const struct tkvm_request_input *
 	if (r < 0)
 		return r;
 	double waited = 0;
-	pthread_mutex_lock(&p->lock);
-	struct request_vm *vm = acquire_vm(p, &waited, err);
-	if (vm)
-		p->counters.reservation_time += waited;
-	pthread_mutex_unlock(&p->lock);
+	struct request_vm *vm = program_take_vm(p, &waited, err);
 	if (!vm)
-		return -EBUSY;
+		return err && err->code == -EBUSY ? -EBUSY : (err && err->code ? err->code : -EBUSY);
 	struct machine *m = &vm->machine;
-	if (!vm->created) {
-		r = template_instantiate(&p->template, m, &p->settings, &p->hooks, &p->symbols, err);
-		if (r < 0) {
-			machine_destroy(m);
-			pthread_mutex_lock(&p->lock);
-			vm->busy = false;
-			pthread_cond_signal(&p->vm_free);
-			pthread_mutex_unlock(&p->lock);
-			return tkvm_error_prefix(err, "creating request VM %u", vm->index);
-		}
-		vm->created = true;
-		vm->parked_regs = p->template.regs;
-		vm->at_park = true;
-		pthread_mutex_lock(&p->lock);
-		p->counters.request_vms++;
-		pthread_mutex_unlock(&p->lock);
-	}
 	m->profile = profile;
 	m->sample_hz = profile && options ? options->sample_hz : 0;
 	uint64_t request_start = machine_now_ns();

@@ -1,0 +1,270 @@
+/* Debugging one request in its request VM (see tkvm_debug.h). The run loop
+ * does the hardware part (TF steps, #DB/#BP stops, state put back after a
+ * fault); this file keeps the breakpoints and the request's life. */
+#include "runner/tkvm_debug.h"
+#include "runner/layout.h"
+#include "runner/program.h"
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define MAX_BREAKPOINTS 64
+#define INT3 0xCC
+
+struct breakpoint {
+	uint64_t address;
+	uint8_t saved;
+};
+
+struct tkvm_debugger {
+	struct tkvm_program *program;
+	struct request_vm *vm;
+	struct machine *m;
+	struct request_run run;
+	struct tkvm_response response;
+	struct breakpoint breakpoints[MAX_BREAKPOINTS];
+	unsigned breakpoint_count;
+	bool crashed, finished;
+	pthread_t thread;
+	volatile bool running;
+};
+
+static struct breakpoint *find_breakpoint(struct tkvm_debugger *d, uint64_t address)
+{
+	for (unsigned i = 0; i < d->breakpoint_count; i++)
+		if (d->breakpoints[i].address == address)
+			return &d->breakpoints[i];
+	return NULL;
+}
+
+static int signal_for_vector(int vector)
+{
+	switch (vector) {
+	case 0: case 16: case 19: return 8;  /* SIGFPE */
+	case 6: return 4;                    /* SIGILL */
+	case 17: return 7;                   /* SIGBUS */
+	case 1: case 3: return 5;            /* SIGTRAP */
+	default: return 11;                  /* SIGSEGV */
+	}
+}
+
+static void fill_stop(struct tkvm_debugger *d, enum tkvm_debug_stop_kind kind, int signal, struct tkvm_debug_stop *stop)
+{
+	memset(stop, 0, sizeof *stop);
+	stop->kind = kind;
+	stop->signal = signal;
+	stop->address = vcpu_regs(&d->m->vcpu)->rip;
+	if (kind == TKVM_DEBUG_CRASHED)
+		snprintf(stop->message, sizeof stop->message, "%.500s", d->m->stop_message);
+}
+
+int tkvm_debug_request(struct tkvm_program *program, const struct tkvm_request_input *input,
+		       struct tkvm_debugger **out, struct tkvm_debug_stop *stop, struct tkvm_error *err)
+{
+	*out = NULL;
+	struct tkvm_debugger *d = calloc(1, sizeof *d);
+	if (!d)
+		return tkvm_error_set(err, -ENOMEM, "out of memory");
+	double waited;
+	d->program = program;
+	d->vm = program_take_vm(program, &waited, err);
+	if (!d->vm) {
+		free(d);
+		return err && err->code ? err->code : -EBUSY;
+	}
+	d->m = &d->vm->machine;
+	/* Under the debugger the first stop must be the handler itself, so
+	 * the FPU state is put back by KVM rather than by the entry stub. */
+	if (d->m->fpu_restore_pending) {
+		if (ioctl(d->m->vcpu.fd, KVM_SET_XSAVE, &program->template.xsave) < 0) {
+			program_return_vm(program, d->vm, true);
+			free(d);
+			return tkvm_error_set(err, -errno, "KVM_SET_XSAVE: %s", strerror(errno));
+		}
+		d->m->fpu_restore_pending = false;
+	}
+	int r = machine_request_begin(d->m, &d->vm->parked_regs, &d->vm->at_park, input, 0, &d->response, &d->run, err);
+	if (r < 0) {
+		program_return_vm(program, d->vm, true);
+		free(d);
+		return r;
+	}
+	d->m->debugging = true;
+	fill_stop(d, TKVM_DEBUG_STOPPED, 5, stop);
+	*out = d;
+	return 0;
+}
+
+int tkvm_debugger_read_memory(struct tkvm_debugger *d, uint64_t address, uint8_t *buffer, size_t length)
+{
+	const uint8_t *source = guest_memory_range(&d->m->memory, address, length);
+	if (!source)
+		return -EFAULT;
+	memcpy(buffer, source, length);
+	/* Our int3 bytes are not the program's: show what they replaced. */
+	for (unsigned i = 0; i < d->breakpoint_count; i++)
+		if (d->breakpoints[i].address >= address && d->breakpoints[i].address < address + length)
+			buffer[d->breakpoints[i].address - address] = d->breakpoints[i].saved;
+	return 0;
+}
+
+int tkvm_debugger_write_memory(struct tkvm_debugger *d, uint64_t address, const uint8_t *buffer, size_t length)
+{
+	uint8_t *target = guest_memory_user_range(&d->m->memory, address, length);
+	if (!target)
+		return -EFAULT;
+	for (size_t i = 0; i < length; i++) {
+		struct breakpoint *b = find_breakpoint(d, address + i);
+		if (b)
+			b->saved = buffer[i]; /* the breakpoint stays in place */
+		else
+			target[i] = buffer[i];
+	}
+	return 0;
+}
+
+int tkvm_debugger_insert_breakpoint(struct tkvm_debugger *d, uint64_t address)
+{
+	if (find_breakpoint(d, address))
+		return 0;
+	if (d->breakpoint_count == MAX_BREAKPOINTS)
+		return -ENOSPC;
+	uint8_t *code = guest_memory_user_range(&d->m->memory, address, 1);
+	if (!code)
+		return -EFAULT;
+	d->breakpoints[d->breakpoint_count++] = (struct breakpoint){address, *code};
+	*code = INT3; /* a private page of this VM: the template is untouched */
+	return 0;
+}
+
+int tkvm_debugger_remove_breakpoint(struct tkvm_debugger *d, uint64_t address)
+{
+	struct breakpoint *b = find_breakpoint(d, address);
+	if (!b)
+		return 0;
+	uint8_t *code = guest_memory_user_range(&d->m->memory, address, 1);
+	if (code)
+		*code = b->saved;
+	*b = d->breakpoints[--d->breakpoint_count];
+	return 0;
+}
+
+int tkvm_debugger_registers(struct tkvm_debugger *d, struct tkvm_debug_registers *out)
+{
+	const struct kvm_regs *r = vcpu_regs(&d->m->vcpu);
+	const struct kvm_sregs *s = vcpu_sregs(&d->m->vcpu);
+	memset(out, 0, sizeof *out);
+	out->rax = r->rax, out->rbx = r->rbx, out->rcx = r->rcx, out->rdx = r->rdx;
+	out->rsi = r->rsi, out->rdi = r->rdi, out->rbp = r->rbp, out->rsp = r->rsp;
+	out->r8 = r->r8, out->r9 = r->r9, out->r10 = r->r10, out->r11 = r->r11;
+	out->r12 = r->r12, out->r13 = r->r13, out->r14 = r->r14, out->r15 = r->r15;
+	out->rip = r->rip, out->rflags = r->rflags & ~0x100ull; /* our TF is not the program's */
+	out->cs = s->cs.selector, out->ss = s->ss.selector, out->ds = s->ds.selector;
+	out->es = s->es.selector, out->fs = s->fs.selector, out->gs = s->gs.selector;
+	out->fs_base = s->fs.base, out->gs_base = s->gs.base;
+	struct kvm_xsave xsave;
+	if (ioctl(d->m->vcpu.fd, KVM_GET_XSAVE, &xsave) < 0)
+		return -errno;
+	memcpy(out->xsave, &xsave, sizeof out->xsave);
+	return 0;
+}
+
+int tkvm_debugger_set_registers(struct tkvm_debugger *d, const struct tkvm_debug_registers *in)
+{
+	struct kvm_regs *r = vcpu_regs(&d->m->vcpu);
+	r->rax = in->rax, r->rbx = in->rbx, r->rcx = in->rcx, r->rdx = in->rdx;
+	r->rsi = in->rsi, r->rdi = in->rdi, r->rbp = in->rbp, r->rsp = in->rsp;
+	r->r8 = in->r8, r->r9 = in->r9, r->r10 = in->r10, r->r11 = in->r11;
+	r->r12 = in->r12, r->r13 = in->r13, r->r14 = in->r14, r->r15 = in->r15;
+	r->rip = in->rip;
+	/* Only the flags a program may set (no IF, IOPL, TF, NT, VM). */
+	r->rflags = (in->rflags & 0x240CD5ull) | 0x2;
+	vcpu_mark_regs_dirty(&d->m->vcpu);
+	struct kvm_sregs *s = vcpu_sregs(&d->m->vcpu);
+	if (s->fs.base != in->fs_base || s->gs.base != in->gs_base) {
+		if (in->fs_base >= (1ull << 47) || in->gs_base >= (1ull << 47))
+			return -EINVAL;
+		s->fs.base = in->fs_base;
+		s->gs.base = in->gs_base;
+		vcpu_mark_sregs_dirty(&d->m->vcpu);
+	}
+	struct kvm_xsave xsave;
+	memcpy(&xsave, in->xsave, sizeof xsave);
+	if (ioctl(d->m->vcpu.fd, KVM_SET_XSAVE, &xsave) < 0)
+		return -errno;
+	return 0;
+}
+
+static void finish_request(struct tkvm_debugger *d)
+{
+	if (d->finished)
+		return;
+	d->m->debugging = false;
+	d->m->stepping = false;
+	machine_request_end(d->m, &d->run, &d->response);
+	d->finished = true;
+}
+
+int tkvm_debugger_resume(struct tkvm_debugger *d, bool step, struct tkvm_debug_stop *stop)
+{
+	if (d->finished) {
+		fill_stop(d, TKVM_DEBUG_FINISHED, 0, stop);
+		return 0;
+	}
+	if (d->crashed) { /* going on after a fault ends the request as failed */
+		finish_request(d);
+		fill_stop(d, TKVM_DEBUG_FINISHED, 0, stop);
+		return 0;
+	}
+	d->thread = pthread_self();
+	d->running = true;
+	d->m->stepping = step;
+	enum machine_stop result = machine_run(d->m, 0); /* no time limit while debugging */
+	d->running = false;
+	d->m->stepping = false;
+	if (result == MACHINE_STOP_DEBUG) {
+		struct kvm_regs *regs = vcpu_regs(&d->m->vcpu);
+		/* int3 reports the address after it: stop at our breakpoint. */
+		if (d->m->exception_vector == 3 && find_breakpoint(d, regs->rip - 1)) {
+			regs->rip -= 1;
+			vcpu_mark_regs_dirty(&d->m->vcpu);
+		}
+		fill_stop(d, TKVM_DEBUG_STOPPED, d->m->debug_signal, stop);
+		return 0;
+	}
+	if (result == MACHINE_STOP_FAILED && d->m->exception_vector >= 0) {
+		d->crashed = true;
+		fill_stop(d, TKVM_DEBUG_CRASHED, signal_for_vector(d->m->exception_vector), stop);
+		return 0;
+	}
+	finish_request(d);
+	fill_stop(d, TKVM_DEBUG_FINISHED, 0, stop);
+	return 0;
+}
+
+void tkvm_debugger_interrupt(struct tkvm_debugger *d)
+{
+	d->m->interrupt = 1;
+	if (d->running) {
+		d->m->vcpu.run->immediate_exit = 1; /* in case KVM_RUN is about to start */
+		pthread_kill(d->thread, SIGRTMIN + 5);
+	}
+}
+
+void tkvm_debugger_finish(struct tkvm_debugger *d, struct tkvm_response *response)
+{
+	for (unsigned i = d->breakpoint_count; i-- > 0;)
+		tkvm_debugger_remove_breakpoint(d, d->breakpoints[i].address);
+	if (!d->finished) {
+		if (!d->crashed)
+			machine_fail(d->m, FAILURE_CRASH, "the request was ended by the debugger");
+		finish_request(d);
+	}
+	*response = d->response;
+	program_return_vm(d->program, d->vm, true);
+	free(d);
+}
