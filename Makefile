@@ -19,10 +19,10 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -I. -D_GNU_SOURCE -MMD -MP
-LIBS    := -lcjson -lmicrohttpd -lcurl -lpthread -lrt
+LIBS    := -lcjson -lmicrohttpd -lcurl -lsodium -ldw -lelf -lm -lpthread -lrt
 
 # Debian packages the build and the tests need (installed by `make deps`).
-DEB_PACKAGES := gcc g++ make musl-tools libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev
+DEB_PACKAGES := gcc g++ make musl-tools libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libsodium-dev libdw-dev libelf-dev
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 RUNNER_SRC   := $(wildcard runner/*.c)
@@ -70,6 +70,11 @@ $(TKVM): $(CLI_OBJ) $(LIBPACKAGER) $(LIBTKVM)
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIBPACKAGER) $(LIBTKVM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+# Unit tests of CLI modules that stand alone (no printing, no exit).
+FIXTURE_UNIT_OBJ := $(addprefix $(BUILD)/obj/cli/,fixture.o fixture_save.o fixture_body.o fixture_match.o fixture_check.o text_buffer.o text_diff.o har_import.o)
+$(BUILD)/tests/unit/test_fixture: $(BUILD)/obj/tests/unit/test_fixture.o $(FIXTURE_UNIT_OBJ) $(TESTLIB_OBJ) $(LIBPACKAGER) $(LIBTKVM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(LIBPACKAGER) $(LIBTKVM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -99,6 +104,11 @@ fuzz: $(FUZZ_BIN)
 $(FUZZ_BIN): | fuzz-deps
 fuzz-deps:
 	@sh tests/lib/ensure-deps.sh $(FUZZ_PACKAGES)
+# The fixture parser lives in cli/ (tkvm test): its files come along.
+FUZZ_FIXTURE_SRC := $(addprefix cli/,fixture.c fixture_save.c fixture_body.c fixture_match.c text_buffer.c text_diff.c)
+build/fuzz/fuzz_fixture: tests/fuzz/fuzz_fixture.c $(FUZZ_FIXTURE_SRC) $(PACKAGER_SRC) runner/error.c runner/settings.c
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 build/fuzz/%: tests/fuzz/%.c $(RUNNER_SRC) $(PACKAGER_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -I. -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -o $@ $< $(RUNNER_SRC) $(PACKAGER_SRC) $(LIBS)
@@ -110,6 +120,10 @@ install: $(TKVM)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/tkvm
 	install -m 755 $(TKVM) $(DESTDIR)$(PREFIX)/bin/tkvm
 	install -m 644 sdk/kvm_api.h $(DESTDIR)$(PREFIX)/include/tkvm/kvm_api.h
+	rm -rf $(DESTDIR)$(PREFIX)/share/tkvm/templates
+	install -d $(DESTDIR)$(PREFIX)/share/tkvm
+	cp -R templates $(DESTDIR)$(PREFIX)/share/tkvm/templates
+	chmod -R u=rwX,go=rX $(DESTDIR)$(PREFIX)/share/tkvm/templates
 
 clean:
 	rm -rf build

@@ -6,5 +6,11 @@
 
 int command_run(int argc, char **argv);
 int command_doctor(int argc, char **argv);
+int command_debug(int argc, char **argv);
 int command_serve(int argc, char **argv);
+int command_new(int argc, char **argv);
+int command_build(int argc, char **argv);
+int command_profile(int argc, char **argv);
+int command_test(int argc, char **argv);
+int command_record(int argc, char **argv);
 #endif

@@ -11,8 +11,14 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"new", command_new, "create a project (C, C++ or Rust) from a template"},
+	{"build", command_build, "build the project into a static x86-64 ELF, when it changed"},
 	{"run", command_run, "boot a program in the KVM sandbox and send it one request"},
 	{"serve", command_serve, "serve HTTP on the sandbox: one program, or a library of programs"},
+	{"profile", command_profile, "send a request many times: phases p50/p90/p99, functions, flame graph"},
+	{"test", command_test, "replay recorded HTTP fixtures (tests/NAME.json) against the program"},
+	{"record", command_record, "send one request with live fetches and save it as a test fixture"},
+	{"debug", command_debug, "run one request under gdb, inside the real sandbox"},
 	{"doctor", command_doctor, "check KVM access, the platform (PVM/VMX/SVM), CPU features and tools"},
 };
 

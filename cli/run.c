@@ -4,6 +4,8 @@
 #include "cli/commands.h"
 #include "cli/fetch_client.h"
 #include "cli/program_options.h"
+#include "cli/project_build.h"
+#include "cli/request_options.h"
 #include "cli/run_report.h"
 #include "cli/terminal.h"
 #include "runner/tkvm.h"
@@ -15,26 +17,24 @@
 #include <string.h>
 #include <strings.h>
 
-#define RUN_MAX_HEADERS TKVM_MAX_REQUEST_HEADERS
-
 struct run_options {
 	bool include_headers, verbose, strace, show_output, json;
 	const char *output_path;
-	const char *data;
-	const char *arg;
-	const char *headers[RUN_MAX_HEADERS];
-	size_t header_count;
+	struct request_options request;
 };
 
 static void run_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: tkvm run [options] PROGRAM [METHOD] URL\n"
+		"       tkvm run [options] [METHOD] [URL]      (in a project)\n"
 		"\n"
 		"Boots PROGRAM (a static x86-64 ELF) in the KVM sandbox until it calls\n"
 		"wait_for_requests, sends it one request and prints the response body.\n"
 		"METHOD defaults to GET (POST with --data). A query string in URL becomes\n"
-		"the request's arg unless --arg is given.\n"
+		"the request's arg unless --arg is given. Without PROGRAM, the project's\n"
+		"(tkvm.json here or in a parent) is built when stale and run with its\n"
+		"\"program\" settings; URL defaults to /.\n"
 		"\n"
 		"request:\n"
 		"  -d, --data DATA          request body; @FILE reads a file, @- standard input\n"
@@ -58,15 +58,6 @@ static void run_usage(FILE *out)
 		"  tkvm run ./img GET / --arg '{\"q\":1}' -o out.bin\n"
 		"\n"
 		"exit status: 0 for a 2xx/3xx response, 1 otherwise, 2 for usage errors.\n");
-}
-
-static bool is_method(const char *s)
-{
-	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "PURGE"};
-	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-		if (strcmp(s, methods[i]) == 0)
-			return true;
-	return false;
 }
 
 struct output_context {
@@ -98,40 +89,6 @@ static void on_trace(void *context, const char *line)
 	fprintf(stderr, "%s%s%s\n", term_style(stderr, STYLE_DIM), line, term_style(stderr, STYLE_RESET));
 }
 
-/* A header line Varnish could deliver: a token name, a colon, and a value
- * without CR, LF or other control bytes (tab allowed). */
-static bool valid_header(const char *line, const char **why)
-{
-	const char *colon = strchr(line, ':');
-	if (!colon) {
-		*why = "has no colon (use -H 'Name: value')";
-		return false;
-	}
-	if (colon == line) {
-		*why = "has an empty name";
-		return false;
-	}
-	for (const char *c = line; c < colon; c++)
-		if (!strchr("!#$%&'*+-.^_`|~", *c) && !((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))) {
-			*why = "has a character that is not allowed in a header name";
-			return false;
-		}
-	for (const char *c = colon + 1; *c; c++)
-		if ((unsigned char)*c < 32 && *c != '\t') {
-			*why = "has a control character (CR, LF, ...) in its value";
-			return false;
-		}
-	return true;
-}
-
-static bool valid_url(const char *url)
-{
-	for (const char *c = url; *c; c++)
-		if ((unsigned char)*c <= 32 || *c == 127)
-			return false;
-	return true;
-}
-
 /* For --json: the failure to start as JSON too, so scripts always get JSON. */
 static void print_boot_failure_json(const char *message)
 {
@@ -146,37 +103,13 @@ static void print_boot_failure_json(const char *message)
 	cJSON_Delete(root);
 }
 
-static int load_body(const char *data, uint8_t **body, size_t *length)
-{
-	if (data[0] == '@')
-		return read_whole_file(data + 1, body, length);
-	*length = strlen(data);
-	*body = (uint8_t *)strdup(data);
-	return *body ? 0 : -1;
-}
-
-static const char *find_header(const struct run_options *o, const char *name)
-{
-	size_t n = strlen(name);
-	for (size_t i = 0; i < o->header_count; i++)
-		if (strncasecmp(o->headers[i], name, n) == 0 && o->headers[i][n] == ':') {
-			const char *v = o->headers[i] + n + 1;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			return v;
-		}
-	return NULL;
-}
-
 int command_run(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"include", no_argument, NULL, 'i'},
 		{"output", required_argument, NULL, 'o'},
-		{"data", required_argument, NULL, 'd'},
-		{"header", required_argument, NULL, 'H'},
-		{"arg", required_argument, NULL, 'A'},
+		REQUEST_LONG_OPTIONS,
 		{"verbose", no_argument, NULL, 'v'},
 		{"strace", no_argument, NULL, 'S'},
 		{"stdout", no_argument, NULL, 'O'},
@@ -185,6 +118,7 @@ int command_run(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct run_options o = {0};
+	char *project_elf = NULL; /* tkvm run [METHOD] URL: the project's program */
 	struct program_options p;
 	program_options_init(&p);
 	int status = EXIT_USAGE, c;
@@ -192,6 +126,8 @@ int command_run(int argc, char **argv)
 	opterr = 0; /* our own messages, with "error:" and a hint */
 	while ((c = getopt_long(argc, argv, "hio:d:H:vc:", long_options, NULL)) != -1) {
 		int taken = program_options_take(&p, c, optarg);
+		if (!taken)
+			taken = request_options_take(&o.request, c, optarg);
 		if (taken < 0)
 			goto out;
 		if (taken)
@@ -200,24 +136,10 @@ int command_run(int argc, char **argv)
 		case 'h': run_usage(stdout); status = EXIT_OK; goto out;
 		case 'i': o.include_headers = true; break;
 		case 'o': o.output_path = optarg; break;
-		case 'd': o.data = optarg; break;
-		case 'A': o.arg = optarg; break;
 		case 'v': o.verbose = true; break;
 		case 'S': o.strace = true; break;
 		case 'O': o.show_output = true; break;
 		case 'J': o.json = true; break;
-		case 'H':
-			if (o.header_count == RUN_MAX_HEADERS) {
-				cli_error("too many -H headers (at most %d)", RUN_MAX_HEADERS);
-				goto out;
-			}
-			const char *why;
-			if (!valid_header(optarg, &why)) {
-				cli_error("header '%s' %s", optarg, why);
-				goto out;
-			}
-			o.headers[o.header_count++] = optarg;
-			break;
 		case '?':
 			if (optopt && strchr("odHc", optopt))
 				cli_error("option -%c needs a value", optopt);
@@ -232,33 +154,19 @@ int command_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	int positional = argc - optind;
-	const char *program_path = NULL, *method = NULL, *url = NULL;
-	if (positional == 3) {
-		program_path = argv[optind], method = argv[optind + 1], url = argv[optind + 2];
-	} else if (positional == 2 && !is_method(argv[optind])) {
-		program_path = argv[optind], url = argv[optind + 1];
-	} else if (positional == 1 && argv[optind][0] != '/') {
-		program_path = argv[optind], url = "/";
-	} else {
-		cli_error(positional == 0 ? "no program given" : "expected PROGRAM [METHOD] URL");
-		cli_hint("tkvm run ./hello GET /hello   (see 'tkvm run --help')");
+	/* No PROGRAM (nothing, a METHOD or a /URL first): the project's, built when stale. */
+	char *with_program[4];
+	if (project_arguments_name_no_program(argc - optind, argv + optind)) {
+		status = project_program_prepare(&p, "tkvm run ./hello GET /hello   (see 'tkvm run --help')", &project_elf);
+		if (status != EXIT_OK)
+			goto out;
+		status = EXIT_USAGE;
+		int count = project_arguments_with_program(argc - optind, argv + optind, project_elf, with_program);
+		if (request_options_positional(&o.request, count, with_program, 0, "run") < 0)
+			goto out;
+	} else if (request_options_positional(&o.request, argc, argv, optind, "run") < 0)
 		goto out;
-	}
-	if (!method)
-		method = o.data ? "POST" : "GET";
-	if (!is_method(method)) {
-		cli_error("'%s' is not an HTTP method", method);
-		goto out;
-	}
-	if (url[0] != '/') {
-		cli_error("URL '%s' must start with '/'", url);
-		goto out;
-	}
-	if (!valid_url(url)) {
-		cli_error("URL has spaces or control characters; percent-encode them (%%20, %%0A, ...)");
-		goto out;
-	}
+	const char *program_path = o.request.program_path;
 	status = EXIT_FAILURE_CODE;
 	if (program_options_finish(&p, program_path) < 0) {
 		status = EXIT_USAGE;
@@ -267,23 +175,15 @@ int command_run(int argc, char **argv)
 	if (o.strace)
 		p.settings.verbose_syscalls = true;
 
-	uint8_t *elf = NULL, *body = NULL;
-	size_t elf_size = 0, body_length = 0;
+	uint8_t *elf = NULL;
+	size_t elf_size = 0;
+	struct built_request request = {0};
 	if (read_whole_file(program_path, &elf, &elf_size) < 0)
 		goto out;
-	if (o.data && load_body(o.data, &body, &body_length) < 0) {
+	if (request_build(&o.request, &request) < 0) {
 		free(elf);
 		goto out;
 	}
-	/* The URL's query string is the arg, as the VMOD passes it. */
-	char *path = strdup(url);
-	char *query = strchr(path, '?');
-	if (query)
-		*query++ = 0;
-	const char *arg = o.arg ? o.arg : query ? query : "";
-	const char *content_type = find_header(&o, "Content-Type");
-	if (!content_type)
-		content_type = o.data ? "application/octet-stream" : "";
 
 	struct output_context output = {o.verbose || o.show_output || p.settings.stdout_enabled, {NULL, NULL}};
 	fetch_client_global_init();
@@ -306,15 +206,8 @@ int command_run(int argc, char **argv)
 		goto free_inputs;
 	}
 	output.fetch.program = program;
-	struct tkvm_header headers[RUN_MAX_HEADERS];
-	for (size_t i = 0; i < o.header_count; i++)
-		headers[i] = (struct tkvm_header){o.headers[i], strlen(o.headers[i])};
-	struct tkvm_request_input input = {
-		.method = method, .url = path, .arg = arg, .content_type = content_type,
-		.headers = headers, .header_count = o.header_count, .body = body, .body_length = body_length,
-	};
 	struct tkvm_response response;
-	if (tkvm_request_run(program, &input, &response, &err) < 0) {
+	if (tkvm_request_run(program, &request.input, &response, &err) < 0) {
 		cli_error("%s: %s", p.settings.name, err.message);
 		tkvm_program_destroy(program);
 		goto free_inputs;
@@ -325,10 +218,10 @@ int command_run(int argc, char **argv)
 	tkvm_response_free(&response);
 	tkvm_program_destroy(program);
 free_inputs:
-	free(path);
+	request_free(&request);
 	free(elf);
-	free(body);
 out:
+	free(project_elf);
 	program_options_free(&p);
 	return status;
 }

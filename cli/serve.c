@@ -8,6 +8,8 @@
 #include "cli/commands.h"
 #include "cli/http_server.h"
 #include "cli/program_options.h"
+#include "cli/project_build.h"
+#include "cli/project_watch.h"
 #include "cli/serve_handler.h"
 #include "cli/served_programs.h"
 #include "cli/terminal.h"
@@ -42,6 +44,7 @@ enum {
 	OPTION_JSON_LOG,
 	OPTION_CONCURRENCY,
 	OPTION_STDOUT,
+	OPTION_WATCH,
 };
 
 struct serve {
@@ -54,6 +57,7 @@ static void serve_usage(FILE *out)
 	fprintf(out,
 		"usage: tkvm serve [options] PROGRAM\n"
 		"       tkvm serve [options] --library LIBRARY.json\n"
+		"       tkvm serve [options] [--watch]          (in a project)\n"
 		"\n"
 		"Serves HTTP on the real KVM sandbox, the way the Varnish TinyKVM VMOD runs\n"
 		"programs in production: every request runs in a request VM that is reset\n"
@@ -64,6 +68,8 @@ static void serve_usage(FILE *out)
 		"JSON (its \"filename\", a local ELF) answers where its name is either the first\n"
 		"label of the Host header (Host: hello.localhost) or the first path segment\n"
 		"(/hello/x reaches hello as /x). Flags below apply to every program of a library.\n"
+		"With neither, the project's program (tkvm.json here or in a parent), built when\n"
+		"stale, with its \"program\" settings.\n"
 		"\n"
 		"How a request reaches the program (as with the VMOD): method; url = the path;\n"
 		"arg = the X-Arg header, else the query string; content type; headers (at most\n"
@@ -84,6 +90,8 @@ static void serve_usage(FILE *out)
 		"      --stdout             show what programs write to stdout/stderr\n"
 		"      --quiet              no access log\n"
 		"      --json-log           access log as one JSON object per line\n"
+		"      --watch              (project) rebuild when a source changes and swap the\n"
+		"                           program in; a failed build keeps the old one serving\n"
 		"\n");
 	program_options_help(out);
 	fprintf(out,
@@ -318,6 +326,7 @@ int command_serve(int argc, char **argv)
 		{"json-log", no_argument, NULL, OPTION_JSON_LOG},
 		{"concurrency", required_argument, NULL, OPTION_CONCURRENCY},
 		{"stdout", no_argument, NULL, OPTION_STDOUT},
+		{"watch", no_argument, NULL, OPTION_WATCH},
 		PROGRAM_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
@@ -328,6 +337,10 @@ int command_serve(int argc, char **argv)
 	const char *listen_address = DEFAULT_LISTEN, *library_path = NULL;
 	double queue_timeout = DEFAULT_QUEUE_TIMEOUT, max_body_mb = DEFAULT_MAX_BODY_MB;
 	bool quiet = false, json_log = false;
+	/* No PROGRAM and no --library: the project's program (--watch: rebuilt on changes). */
+	bool watch = false;
+	char *project_elf = NULL;
+	struct project_watch *watcher = NULL;
 	int status = EXIT_USAGE, c;
 	char concurrency[64];
 	optind = 1;
@@ -360,6 +373,7 @@ int command_serve(int argc, char **argv)
 			if (program_options_take(&p, OPTION_SET, concurrency) < 0)
 				goto out;
 			break;
+		case OPTION_WATCH: watch = true; break;
 		case OPTION_STDOUT:
 			if (program_options_take(&p, OPTION_SET, "stdout=true") < 0)
 				goto out;
@@ -370,12 +384,17 @@ int command_serve(int argc, char **argv)
 		}
 	}
 	const char *program_path = optind < argc ? argv[optind] : NULL;
-	if (argc - optind > 1 || (program_path && library_path) || (!program_path && !library_path)) {
+	if (argc - optind > 1 || (program_path && library_path)) {
 		if (argc - optind > 1)
 			cli_error("expected one PROGRAM, got %d arguments", argc - optind);
 		else
-			cli_error(program_path ? "give either a PROGRAM or --library, not both" : "no program given");
+			cli_error("give either a PROGRAM or --library, not both");
 		cli_hint("tkvm serve ./hello   or   tkvm serve --library programs.json   (see 'tkvm serve --help')");
+		goto out;
+	}
+	if (watch && (program_path || library_path)) {
+		cli_error("--watch rebuilds a project's program: give no PROGRAM or --library");
+		cli_hint("run 'tkvm serve --watch' where tkvm.json is (or below it)");
 		goto out;
 	}
 	if (library_path && p.config_path) {
@@ -412,6 +431,14 @@ int command_serve(int argc, char **argv)
 		if (load_library(&s, library_path, &p, queue_timeout) < 0)
 			goto free_programs;
 	} else {
+		if (!program_path) {
+			status = project_program_prepare(&p, "tkvm serve ./hello   or   tkvm serve --library programs.json   "
+							 "(see 'tkvm serve --help')", &project_elf);
+			if (status != EXIT_OK)
+				goto free_programs;
+			status = EXIT_FAILURE_CODE;
+			program_path = project_elf;
+		}
 		if (program_options_finish(&p, program_path) < 0) {
 			status = EXIT_USAGE;
 			goto free_programs;
@@ -422,6 +449,8 @@ int command_serve(int argc, char **argv)
 		}
 	}
 	if (start_programs(&s) < 0)
+		goto free_programs;
+	if (watch && !(watcher = project_watch_start(s.programs.programs[0])))
 		goto free_programs;
 
 	struct http_server_options options = {
@@ -466,10 +495,12 @@ int command_serve(int argc, char **argv)
 	fflush(stdout);
 	status = EXIT_OK;
 free_programs:
+	project_watch_stop(watcher);
 	served_programs_free(&s.programs);
 close_listen:
 	close(listen_fd);
 out:
+	free(project_elf);
 	program_options_free(&p);
 	return status;
 }

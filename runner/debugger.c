@@ -229,11 +229,13 @@ int tkvm_debugger_resume(struct tkvm_debugger *d, bool step, struct tkvm_debug_s
 	if (result == MACHINE_STOP_DEBUG) {
 		struct kvm_regs *regs = vcpu_regs(&d->m->vcpu);
 		/* int3 reports the address after it: stop at our breakpoint. */
-		if (d->m->exception_vector == 3 && find_breakpoint(d, regs->rip - 1)) {
+		bool at_breakpoint = d->m->exception_vector == 3 && find_breakpoint(d, regs->rip - 1);
+		if (at_breakpoint) {
 			regs->rip -= 1;
 			vcpu_mark_regs_dirty(&d->m->vcpu);
 		}
 		fill_stop(d, TKVM_DEBUG_STOPPED, d->m->debug_signal, stop);
+		stop->breakpoint = at_breakpoint;
 		return 0;
 	}
 	if (result == MACHINE_STOP_FAILED && d->m->exception_vector >= 0) {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -283,6 +284,34 @@ static int64_t syscall_nanosleep(struct machine *m, const uint64_t *a)
 	return 0;
 }
 
+/* poll/ppoll: nothing a program can wait for ever becomes ready later (no
+ * sockets, no pipes), so they never block. Open descriptors (the standard
+ * streams and the program's read-only files) are ready for what was asked,
+ * others get POLLNVAL, as on Linux. Rust's start-up polls fds 0-2 and
+ * aborts when poll fails; upstream TinyKVM answers it the same way. */
+static int64_t syscall_poll(struct machine *m, const uint64_t *a)
+{
+	struct guest_pollfd {
+		int32_t fd;
+		int16_t events, revents;
+	} entry;
+	if (a[1] > FILE_TABLE_SIZE) /* RLIMIT_NOFILE, as prlimit64 reports it */
+		return -EINVAL;
+	int64_t ready = 0;
+	for (uint64_t i = 0; i < a[1]; i++) {
+		uint64_t at = a[0] + i * sizeof entry;
+		if (guest_copy_in(m, &entry, at, sizeof entry) < 0)
+			return -EFAULT;
+		bool open = entry.fd >= 0 && entry.fd <= 2 ? true : entry.fd >= 0 && file_table_get(&m->files, entry.fd) >= 0;
+		entry.revents = entry.fd < 0 ? 0 : open ? (int16_t)(entry.events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)) : POLLNVAL;
+		if (entry.revents)
+			ready++;
+		if (guest_copy_out(m, at, &entry, sizeof entry) < 0)
+			return -EFAULT;
+	}
+	return ready;
+}
+
 struct syscall_entry {
 	syscall_handler handler;
 	unsigned char argument_count;
@@ -296,6 +325,7 @@ static const struct syscall_entry syscall_table[TKVM_SYSCALL_SLOTS] = {
 	[4] = {syscall_stat, 2},
 	[5] = {syscall_fstat, 2},
 	[6] = {syscall_stat, 2},
+	[7] = {syscall_poll, 3},
 	[8] = {syscall_lseek, 3},
 	[9] = {syscall_mmap, 6},
 	[10] = {syscall_mprotect, 3},
@@ -346,6 +376,7 @@ static const struct syscall_entry syscall_table[TKVM_SYSCALL_SLOTS] = {
 	[262] = {syscall_newfstatat, 4},
 	[267] = {syscall_readlink, 4},  /* readlinkat: same answer */
 	[269] = {syscall_faccessat, 3},
+	[271] = {syscall_poll, 4},      /* ppoll: same answer, never waits */
 	[273] = {syscall_success, 2},   /* set_robust_list */
 	[302] = {syscall_prlimit64, 4},
 	[318] = {syscall_getrandom, 3},

@@ -20,6 +20,7 @@ struct tkvm_debug_stop {
 	enum tkvm_debug_stop_kind kind;
 	int signal;        /* 5 SIGTRAP, 2 SIGINT, 11 SIGSEGV, 4 SIGILL, 8 SIGFPE, 7 SIGBUS */
 	uint64_t address;  /* RIP */
+	bool breakpoint;   /* stopped on one of the debugger's breakpoints */
 	char message[512]; /* what happened, for crashes */
 };
 

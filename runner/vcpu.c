@@ -207,6 +207,25 @@ int vcpu_timer_arm(struct vcpu *vcpu, double seconds, struct tkvm_error *err)
 	return 0;
 }
 
+/* xorshift64*, per thread, seeded from the clock and the thread id: the
+ * sampling phase needs to be spread, not unpredictable. */
+static uint64_t sampling_random(void)
+{
+	static __thread uint64_t state;
+	if (!state) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		state = ((uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec) ^
+			((uint64_t)syscall(SYS_gettid) << 32) ^ 0x9e3779b97f4a7c15ull;
+		if (!state)
+			state = 1;
+	}
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	return state * 0x2545f4914f6cdd1dull;
+}
+
 int vcpu_sampling(unsigned hz, struct tkvm_error *err)
 {
 	pthread_once(&handler_once, install_handler);
@@ -225,10 +244,16 @@ int vcpu_sampling(unsigned hz, struct tkvm_error *err)
 	struct itimerspec spec;
 	memset(&spec, 0, sizeof spec);
 	if (hz) {
-		long period = 1000000000L / (long)hz;
+		long period = hz > 1000000000u ? 1 : 1000000000L / (long)hz;
 		spec.it_interval.tv_sec = period / 1000000000L;
 		spec.it_interval.tv_nsec = period % 1000000000L;
-		spec.it_value = spec.it_interval;
+		/* The first sample at a random point of the first period: a timer
+		 * started in step with every request would sample a deterministic
+		 * request at the same offsets each time (all in one function), and
+		 * never a request shorter than the period. */
+		long first = 1 + (long)(sampling_random() % (uint64_t)period);
+		spec.it_value.tv_sec = first / 1000000000L;
+		spec.it_value.tv_nsec = first % 1000000000L;
 	}
 	if (timer_settime(sampling_timer, 0, &spec, NULL) < 0)
 		return tkvm_error_set(err, -errno, "timer_settime (sampling): %s", strerror(errno));

@@ -42,7 +42,8 @@ int vcpu_timer_arm(struct vcpu *vcpu, double seconds, struct tkvm_error *err);
 void vcpu_timer_disarm(struct vcpu *vcpu);
 
 /* Sampling for the profiler: a periodic signal to the calling thread that
- * only interrupts KVM_RUN (-EINTR, registers valid); hz 0 stops it. */
+ * only interrupts KVM_RUN (-EINTR, registers valid), the first one at a
+ * random point of the first period; hz 0 stops it. */
 int vcpu_sampling(unsigned hz, struct tkvm_error *err);
 
 /* Rare paths only (each is a ~7 µs ioctl on PVM). */

@@ -36,7 +36,8 @@ check "tkvm nosuchcommand: exit 2" \
 	run_is 2 '' "^error: 'nosuchcommand' is not a tkvm command$" nosuchcommand
 check "... with a hint" err_has "^hint: .*tkvm --help"
 check "tkvm --nosuchoption: exit 2" run_is 2 '' "nosuchoption" --nosuchoption
-check "tkvm run with no arguments: exit 2" run_is 2 '' '^error: no program given$' run
+check "tkvm run with no arguments (and no project): exit 2" \
+	run_is 2 '' '^error: no program given and no tkvm\.json here or in a parent directory$' run
 check "... with an example as hint" err_has '^hint: tkvm run \./hello GET /hello'
 check "tkvm run PROG (no URL): exit 2" run_is 2 '' 'expected PROGRAM \[METHOD\] URL' run "$G/hello"
 check "tkvm run PROG GET / extra: exit 2" run_is 2 '' 'expected PROGRAM \[METHOD\] URL' run "$G/hello" GET / extra

@@ -2,7 +2,9 @@
  * "rc=<rc> status=<status> ctype=<ctype> length=<n>\n\n<body>" for:
  *   /get    GET of the URL in arg        /post  POST "posted-by-guest" (X-From: guest) to arg
  *   /small  GET into a 16-byte buffer    /headers  GET arg, the body replaced by the captured headers
- *   /self   GET "/target" (a self-request)        /target answers "target reached\n". */
+ *   /self   GET "/target" (a self-request)        /target answers "target reached\n".
+ * POST (any url) POSTs the request's body to the URL in arg, with header "Content-Type: <the
+ * request's>", and answers the same way. */
 #include "sdk/kvm_api.h"
 #include <stdio.h>
 #include <string.h>
@@ -56,8 +58,25 @@ static void on_get(const char *url, const char *arg)
 	}
 }
 
+static void on_post(const char *url, const char *arg, const char *content_type, const uint8_t *data, size_t length)
+{
+	(void)url;
+	static char type_line[256];
+	struct curl_op op;
+	struct curl_fields fields;
+	memset(&op, 0, sizeof(op));
+	memset(&fields, 0, sizeof(fields));
+	snprintf(type_line, sizeof(type_line), "Content-Type: %s", content_type && *content_type ? content_type : "application/octet-stream");
+	CURL_SETFIELD(fields, 0, type_line);
+	op.post_buffer = data;
+	op.post_buflen = (uint32_t)length;
+	long rc = sys_fetch(arg, strlen(arg), &op, &fields, NULL);
+	reply(rc, &op, op.content, op.content_length);
+}
+
 int main(void)
 {
 	set_backend_get(on_get);
+	set_backend_post(on_post);
 	wait_for_requests();
 }

@@ -1,0 +1,230 @@
+/* tkvm debug: one request under stock GDB, inside its real request VM.
+ * The request stops before its handler's first instruction and waits for
+ * gdb on loopback; when it ends, gdb sees the program exit and the
+ * response is printed as `tkvm run` prints it. */
+#include "cli/commands.h"
+#include "cli/debug_target.h"
+#include "cli/fetch_client.h"
+#include "cli/program_options.h"
+#include "cli/project_build.h"
+#include "cli/request_options.h"
+#include "cli/run_report.h"
+#include "cli/terminal.h"
+#include "runner/gdb_stub.h"
+#include "runner/tkvm_debug.h"
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DEFAULT_DEBUG_PORT 2159
+
+enum { OPTION_PORT = 2000, OPTION_LISTEN_HOST, OPTION_START_GDB, OPTION_INCLUDE };
+
+static void debug_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tkvm debug [options] PROGRAM [METHOD] URL\n"
+		"       tkvm debug [options] [METHOD] [URL]      (in a project)\n"
+		"\n"
+		"Runs one request in the KVM sandbox under GDB: the request stops before the\n"
+		"first instruction of its handler and waits for gdb. Breakpoints, stepping\n"
+		"(over syscalls and host calls too), backtraces, finish, globals and locals\n"
+		"work; when the request ends gdb sees the program exit and the response is\n"
+		"printed. Hardware breakpoints and watchpoints are not available (gdb uses\n"
+		"software watchpoints). Build with -g (tkvm build does).\n"
+		"\n"
+		"  --port N          port gdb connects to (default %d; 0 = any free port)\n"
+		"  --listen HOST     address to listen on (default 127.0.0.1: loopback only)\n"
+		"  --gdb             start gdb here, attached, with the program's symbols\n"
+		"  -i, --include     print the status line and headers before the body\n"
+		"  -d, --data DATA   request body (@FILE, @-); -H 'Name: value'; --arg ARG\n"
+		"\n",
+		DEFAULT_DEBUG_PORT);
+	program_options_help(out);
+	fprintf(out,
+		"\n"
+		"examples:\n"
+		"  tkvm debug ./hello GET /hello\n"
+		"  gdb ./hello -ex 'target remote :%d'\n"
+		"  tkvm debug --gdb GET /hello\n",
+		DEFAULT_DEBUG_PORT);
+}
+
+static void on_log(void *context, const char *data, size_t length)
+{
+	fprintf(stderr, "log: %.*s%s", (int)length, data, length && data[length - 1] == '\n' ? "" : "\n");
+}
+
+static void on_output(void *context, int fd, const char *data, size_t length) { fwrite(data, 1, length, stderr); }
+
+static pid_t start_gdb(const char *program_path, int port)
+{
+	char target[64];
+	snprintf(target, sizeof target, "target remote 127.0.0.1:%d", port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execlp("gdb", "gdb", "-q", program_path, "-ex", target, (char *)NULL);
+		fprintf(stderr, "tkvm: cannot start gdb: %s (apt-get install gdb)\n", strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+/* gdb went away (detached, killed, or the connection broke): a detached
+ * request runs on to its end; otherwise it is ended. */
+static void run_to_end(struct debug_target *t)
+{
+	if (!t->detached || t->finished)
+		return;
+	struct tkvm_debug_stop stop;
+	do
+		tkvm_debugger_resume(t->debugger, false, &stop);
+	while (stop.kind != TKVM_DEBUG_FINISHED);
+}
+
+int command_debug(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"port", required_argument, NULL, OPTION_PORT},
+		{"listen", required_argument, NULL, OPTION_LISTEN_HOST},
+		{"gdb", no_argument, NULL, OPTION_START_GDB},
+		{"include", no_argument, NULL, 'i'},
+		REQUEST_LONG_OPTIONS,
+		PROGRAM_LONG_OPTIONS,
+		{NULL, 0, NULL, 0},
+	};
+	struct request_options request_options = {0};
+	struct program_options p;
+	program_options_init(&p);
+	const char *host = "127.0.0.1";
+	int port = DEFAULT_DEBUG_PORT, status = EXIT_USAGE, c;
+	bool start_gdb_here = false, include_headers = false;
+	char *project_elf = NULL;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "hid:H:c:", long_options, NULL)) != -1) {
+		int taken = program_options_take(&p, c, optarg);
+		if (!taken)
+			taken = request_options_take(&request_options, c, optarg);
+		if (taken < 0)
+			goto out;
+		if (taken)
+			continue;
+		switch (c) {
+		case 'h': debug_usage(stdout); status = EXIT_OK; goto out;
+		case 'i': include_headers = true; break;
+		case OPTION_LISTEN_HOST: host = optarg; break;
+		case OPTION_START_GDB: start_gdb_here = true; break;
+		case OPTION_PORT: {
+			char *end;
+			long value = strtol(optarg, &end, 10);
+			if (*end || value < 0 || value > 65535) {
+				cli_error("--port wants a port number (0..65535), got '%s'", optarg);
+				goto out;
+			}
+			port = (int)value;
+			break;
+		}
+		default:
+			cli_error("unknown option or missing value: '%s'", argv[optind - 1]);
+			cli_hint("run 'tkvm debug --help' for the options");
+			goto out;
+		}
+	}
+	char *with_program[4];
+	if (project_arguments_name_no_program(argc - optind, argv + optind)) {
+		status = project_program_prepare(&p, "tkvm debug ./hello GET /hello   (see 'tkvm debug --help')", &project_elf);
+		if (status != EXIT_OK)
+			goto out;
+		status = EXIT_USAGE;
+		int count = project_arguments_with_program(argc - optind, argv + optind, project_elf, with_program);
+		if (request_options_positional(&request_options, count, with_program, 0, "debug") < 0)
+			goto out;
+	} else if (request_options_positional(&request_options, argc, argv, optind, "debug") < 0)
+		goto out;
+	const char *program_path = request_options.program_path;
+	if (program_options_finish(&p, program_path) < 0)
+		goto out;
+	status = EXIT_FAILURE_CODE;
+	p.settings.allow_debug = true;
+
+	uint8_t *elf = NULL;
+	size_t elf_size = 0;
+	struct built_request request = {0};
+	if (read_whole_file(program_path, &elf, &elf_size) < 0 || request_build(&request_options, &request) < 0) {
+		free(elf);
+		goto out;
+	}
+	fetch_client_global_init();
+	struct fetch_client fetch = {NULL, NULL};
+	struct tkvm_hooks hooks = {.context = &fetch, .output = on_output, .log = on_log};
+	struct tkvm_error err = {0};
+	struct tkvm_program *program = NULL;
+	int listen_fd = -1, fd = -1;
+	pid_t gdb = -1;
+	if (tkvm_program_boot(&p.settings, elf, elf_size, &hooks, &program, &err) < 0) {
+		cli_error("%s: %s", p.settings.name, err.message);
+		goto free_request;
+	}
+	struct debug_target target = {.program = program};
+	struct tkvm_debug_stop first;
+	if (tkvm_debug_request(program, &request.input, &target.debugger, &first, &err) < 0) {
+		cli_error("%s: %s", p.settings.name, err.message);
+		goto release;
+	}
+	int bound_port = port;
+	if (gdb_stub_listen(host, port, &listen_fd, &bound_port, &err) < 0) {
+		cli_error("%s", err.message);
+		if (err.code == -EADDRINUSE)
+			cli_hint("another debugger uses port %d: pick one with --port (0 = any free port)", port);
+		struct tkvm_response ended;
+		tkvm_debugger_finish(target.debugger, &ended);
+		tkvm_response_free(&ended);
+		goto release;
+	}
+	uint64_t offset = 0;
+	const char *symbol = tkvm_program_symbol(program, first.address, &offset);
+	fprintf(stderr, "tkvm: %s %s stopped at %s+0x%llx; waiting for gdb on %s:%d\n", request.input.method,
+		request.input.url, symbol ? symbol : "?", (unsigned long long)offset, host, bound_port);
+	if (start_gdb_here)
+		gdb = start_gdb(program_path, bound_port);
+	else
+		fprintf(stderr, "      gdb %s -ex 'target remote %s:%d'\n", program_path, host, bound_port);
+	fflush(stderr);
+	if (gdb_stub_accept(listen_fd, -1, &fd, &err) == 0) {
+		struct gdb_stop initial;
+		debug_target_stop(&target, &first, &initial);
+		int r = gdb_stub_serve(fd, &debug_target_ops, &target, &initial, &err);
+		if (r < 0 && !target.finished)
+			cli_warning("gdb went away (%s): the request is ended", err.message);
+		run_to_end(&target);
+	} else {
+		cli_error("%s", err.message);
+	}
+	struct tkvm_response response;
+	tkvm_debugger_finish(target.debugger, &response);
+	if (gdb > 0)
+		waitpid(gdb, NULL, 0);
+	status = run_report(&response, tkvm_program_stats(program),
+			    &(struct run_report_options){.include_headers = include_headers, .program_name = p.settings.name});
+	tkvm_response_free(&response);
+release:
+	if (fd >= 0)
+		close(fd);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	tkvm_program_release(program);
+free_request:
+	request_free(&request);
+	free(elf);
+out:
+	free(project_elf);
+	program_options_free(&p);
+	return status;
+}
