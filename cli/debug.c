@@ -3,7 +3,7 @@
  * gdb on loopback; when it ends, gdb sees the program exit and the
  * response is printed as `tkvm run` prints it. */
 #include "cli/commands.h"
-#include "cli/debug_target.h"
+#include "cli/debug_session.h"
 #include "cli/fetch_client.h"
 #include "cli/program_options.h"
 #include "cli/project_build.h"
@@ -62,28 +62,15 @@ static void on_log(void *context, const char *data, size_t length)
 
 static void on_output(void *context, int fd, const char *data, size_t length) { fwrite(data, 1, length, stderr); }
 
-static pid_t start_gdb(const char *program_path, int port)
+/* gdb went away: a detached request runs on to its end (breakpoints
+ * were removed by gdb); otherwise tkvm_debugger_finish ends it. */
+static void run_to_end(struct tkvm_debugger *d)
 {
-	char target[64];
-	snprintf(target, sizeof target, "target remote 127.0.0.1:%d", port);
-	pid_t pid = fork();
-	if (pid == 0) {
-		execlp("gdb", "gdb", "-q", program_path, "-ex", target, (char *)NULL);
-		fprintf(stderr, "tkvm: cannot start gdb: %s (apt-get install gdb)\n", strerror(errno));
-		_exit(127);
-	}
-	return pid;
-}
-
-/* gdb went away (detached, killed, or the connection broke): a detached
- * request runs on to its end; otherwise it is ended. */
-static void run_to_end(struct debug_target *t)
-{
-	if (!t->detached || t->finished)
+	if (!tkvm_debugger_detached(d) || tkvm_debugger_finished(d))
 		return;
 	struct tkvm_debug_stop stop;
 	do
-		tkvm_debugger_resume(t->debugger, false, &stop);
+		tkvm_debugger_resume(d, false, &stop);
 	while (stop.kind != TKVM_DEBUG_FINISHED);
 }
 
@@ -166,59 +153,27 @@ int command_debug(int argc, char **argv)
 	struct tkvm_hooks hooks = {.context = &fetch, .output = on_output, .log = on_log};
 	struct tkvm_error err = {0};
 	struct tkvm_program *program = NULL;
-	int listen_fd = -1, fd = -1;
-	pid_t gdb = -1;
 	if (tkvm_program_boot(&p.settings, elf, elf_size, &hooks, &program, &err) < 0) {
 		cli_error("%s: %s", p.settings.name, err.message);
 		goto free_request;
 	}
-	struct debug_target target = {.program = program};
+	struct tkvm_debugger *debugger = NULL;
 	struct tkvm_debug_stop first;
-	if (tkvm_debug_request(program, &request.input, &target.debugger, &first, &err) < 0) {
+	if (tkvm_debug_request(program, &request.input, &debugger, &first, &err) < 0) {
 		cli_error("%s: %s", p.settings.name, err.message);
 		goto release;
 	}
-	int bound_port = port;
-	if (gdb_stub_listen(host, port, &listen_fd, &bound_port, &err) < 0) {
-		cli_error("%s", err.message);
-		if (err.code == -EADDRINUSE)
-			cli_hint("another debugger uses port %d: pick one with --port (0 = any free port)", port);
-		struct tkvm_response ended;
-		tkvm_debugger_finish(target.debugger, &ended);
-		tkvm_response_free(&ended);
-		goto release;
-	}
-	uint64_t offset = 0;
-	const char *symbol = tkvm_program_symbol(program, first.address, &offset);
-	fprintf(stderr, "tkvm: %s %s stopped at %s+0x%llx; waiting for gdb on %s:%d\n", request.input.method,
-		request.input.url, symbol ? symbol : "?", (unsigned long long)offset, host, bound_port);
-	if (start_gdb_here)
-		gdb = start_gdb(program_path, bound_port);
-	else
-		fprintf(stderr, "      gdb %s -ex 'target remote %s:%d'\n", program_path, host, bound_port);
-	fflush(stderr);
-	if (gdb_stub_accept(listen_fd, -1, &fd, &err) == 0) {
-		struct gdb_stop initial;
-		debug_target_stop(&target, &first, &initial);
-		int r = gdb_stub_serve(fd, &debug_target_ops, &target, &initial, &err);
-		if (r < 0 && !target.finished)
-			cli_warning("gdb went away (%s): the request is ended", err.message);
-		run_to_end(&target);
-	} else {
-		cli_error("%s", err.message);
-	}
+	char what[256];
+	snprintf(what, sizeof what, "%s %s", request.input.method, request.input.url);
+	struct debug_session_options session = {host, port, program_path, start_gdb_here};
+	if (debug_session_serve(debugger, &first, what, &session) == 0)
+		run_to_end(debugger);
 	struct tkvm_response response;
-	tkvm_debugger_finish(target.debugger, &response);
-	if (gdb > 0)
-		waitpid(gdb, NULL, 0);
+	tkvm_debugger_finish(debugger, &response);
 	status = run_report(&response, tkvm_program_stats(program),
 			    &(struct run_report_options){.include_headers = include_headers, .program_name = p.settings.name});
 	tkvm_response_free(&response);
 release:
-	if (fd >= 0)
-		close(fd);
-	if (listen_fd >= 0)
-		close(listen_fd);
 	tkvm_program_release(program);
 free_request:
 	request_free(&request);

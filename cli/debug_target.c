@@ -125,6 +125,7 @@ static void detach(void *target)
 {
 	struct debug_target *t = target;
 	t->detached = true;
+	tkvm_debugger_detach(t->debugger);
 }
 
 const struct gdb_target_ops debug_target_ops = {

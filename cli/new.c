@@ -153,15 +153,9 @@ static int write_substituted(struct copy *c, const char *from, const char *to, m
 /* Copies the template directory from into to (which exists), recursively. */
 static int copy_tree(struct copy *c, const char *from, const char *to, const char *relative)
 {
-	DIR *dir = opendir(from);
-	if (!dir) {
-		cli_error("cannot read template %s: %s", from, strerror(errno));
-		return -1;
-	}
 	/* Sorted, so the files are listed in a stable order. */
 	struct dirent **entries;
 	int count = scandir(from, &entries, NULL, alphasort);
-	closedir(dir);
 	if (count < 0) {
 		cli_error("cannot read template %s: %s", from, strerror(errno));
 		return -1;

@@ -2,6 +2,7 @@
  * the response (curl-like: -i for headers, -o for a file). Exit status 0
  * for 2xx/3xx, 1 otherwise, 2 for usage errors. */
 #include "cli/commands.h"
+#include "cli/debug_session.h"
 #include "cli/fetch_client.h"
 #include "cli/program_options.h"
 #include "cli/project_build.h"
@@ -20,6 +21,7 @@
 struct run_options {
 	bool include_headers, verbose, strace, show_output, json;
 	const char *output_path;
+	int debug_port;
 	struct request_options request;
 };
 
@@ -48,6 +50,9 @@ static void run_usage(FILE *out)
 		"  -v, --verbose            boot and request times, exits, syscalls; the program's output\n"
 		"      --strace             print every emulated syscall and host call\n"
 		"      --stdout             show what the program writes to stdout/stderr\n"
+		"      --debug-port N       where a request waits for gdb after breakpoint() with\n"
+		"                           allow_debug, or a crash with remote_debug_on_exception\n"
+		"                           (default 2159, loopback; 0 = any free port)\n"
 		"\n");
 	program_options_help(out);
 	fprintf(out,
@@ -63,12 +68,24 @@ static void run_usage(FILE *out)
 struct output_context {
 	bool show;
 	struct fetch_client fetch; /* self-requests go to the same program, in-process */
+	const char *program_path;  /* for a debug session's gdb command line */
+	int debug_port;
 };
 
 static int on_fetch(void *context, const struct tkvm_fetch_request *request, struct tkvm_fetch_response *response)
 {
 	struct output_context *c = context;
 	return fetch_client_perform(&c->fetch, request, response);
+}
+
+/* breakpoint() with allow_debug, or a crash with remote_debug_on_exception:
+ * the request waits for gdb, as under the VMOD. */
+static void on_debug(void *context, struct tkvm_debugger *debugger, const struct tkvm_debug_stop *stop)
+{
+	struct output_context *c = context;
+	struct debug_session_options options = {"127.0.0.1", c->debug_port, c->program_path, false};
+	debug_session_serve(debugger, stop, stop->kind == TKVM_DEBUG_CRASHED ? "the request (crash)" : "the request (breakpoint())",
+			    &options);
 }
 
 static void on_output(void *context, int fd, const char *data, size_t length)
@@ -114,10 +131,12 @@ int command_run(int argc, char **argv)
 		{"strace", no_argument, NULL, 'S'},
 		{"stdout", no_argument, NULL, 'O'},
 		{"json", no_argument, NULL, 'J'},
+		{"debug-port", required_argument, NULL, 'G'},
 		PROGRAM_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	struct run_options o = {0};
+	o.debug_port = DEBUG_SESSION_DEFAULT_PORT;
 	char *project_elf = NULL; /* tkvm run [METHOD] URL: the project's program */
 	struct program_options p;
 	program_options_init(&p);
@@ -140,6 +159,16 @@ int command_run(int argc, char **argv)
 		case 'S': o.strace = true; break;
 		case 'O': o.show_output = true; break;
 		case 'J': o.json = true; break;
+		case 'G': {
+			char *end;
+			long value = strtol(optarg, &end, 10);
+			if (*end || value < 0 || value > 65535) {
+				cli_error("--debug-port wants a port number (0..65535), got '%s'", optarg);
+				goto out;
+			}
+			o.debug_port = (int)value;
+			break;
+		}
 		case '?':
 			if (optopt && strchr("odHc", optopt))
 				cli_error("option -%c needs a value", optopt);
@@ -185,7 +214,7 @@ int command_run(int argc, char **argv)
 		goto out;
 	}
 
-	struct output_context output = {o.verbose || o.show_output || p.settings.stdout_enabled, {NULL, NULL}};
+	struct output_context output = {o.verbose || o.show_output || p.settings.stdout_enabled, {NULL, NULL}, program_path, o.debug_port};
 	fetch_client_global_init();
 	struct tkvm_hooks hooks = {
 		.context = &output,
@@ -194,7 +223,9 @@ int command_run(int argc, char **argv)
 		.trace = on_trace,
 		.trace_enabled = o.strace || p.settings.verbose_syscalls,
 		.fetch = on_fetch,
+		.debug = on_debug,
 	};
+	output.program_path = program_path;
 	struct tkvm_error err = {0};
 	struct tkvm_program *program = NULL;
 	if (tkvm_program_boot(&p.settings, elf, elf_size, &hooks, &program, &err) < 0) {

@@ -45,6 +45,8 @@ enum {
 	OPTION_CONCURRENCY,
 	OPTION_STDOUT,
 	OPTION_WATCH,
+	OPTION_DEBUG_ON_CRASH,
+	OPTION_DEBUG_PORT,
 };
 
 struct serve {
@@ -88,6 +90,9 @@ static void serve_usage(FILE *out)
 		"      --max-body MB        larger request bodies get 413 (default 64)\n"
 		"      --concurrency N      request VMs per program (the settings key; default 2)\n"
 		"      --stdout             show what programs write to stdout/stderr\n"
+		"      --debug-on-crash     a crashing request waits for gdb (remote_debug_on_exception)\n"
+		"                           instead of answering 500; also breakpoint() with allow_debug\n"
+		"      --debug-port N       where such a request waits for gdb (default 2159, loopback)\n"
 		"      --quiet              no access log\n"
 		"      --json-log           access log as one JSON object per line\n"
 		"      --watch              (project) rebuild when a source changes and swap the\n"
@@ -326,6 +331,8 @@ int command_serve(int argc, char **argv)
 		{"json-log", no_argument, NULL, OPTION_JSON_LOG},
 		{"concurrency", required_argument, NULL, OPTION_CONCURRENCY},
 		{"stdout", no_argument, NULL, OPTION_STDOUT},
+		{"debug-on-crash", no_argument, NULL, OPTION_DEBUG_ON_CRASH},
+		{"debug-port", required_argument, NULL, OPTION_DEBUG_PORT},
 		{"watch", no_argument, NULL, OPTION_WATCH},
 		PROGRAM_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
@@ -335,6 +342,7 @@ int command_serve(int argc, char **argv)
 	struct serve s;
 	memset(&s, 0, sizeof s);
 	const char *listen_address = DEFAULT_LISTEN, *library_path = NULL;
+	int debug_port = DEBUG_SESSION_DEFAULT_PORT;
 	double queue_timeout = DEFAULT_QUEUE_TIMEOUT, max_body_mb = DEFAULT_MAX_BODY_MB;
 	bool quiet = false, json_log = false;
 	/* No PROGRAM and no --library: the project's program (--watch: rebuilt on changes). */
@@ -378,6 +386,20 @@ int command_serve(int argc, char **argv)
 			if (program_options_take(&p, OPTION_SET, "stdout=true") < 0)
 				goto out;
 			break;
+		case OPTION_DEBUG_ON_CRASH:
+			if (program_options_take(&p, OPTION_SET, "remote_debug_on_exception=true") < 0)
+				goto out;
+			break;
+		case OPTION_DEBUG_PORT: {
+			char *end;
+			long value = strtol(optarg, &end, 10);
+			if (*end || value < 0 || value > 65535) {
+				cli_error("--debug-port wants a port number (0..65535), got '%s'", optarg);
+				goto out;
+			}
+			debug_port = (int)value;
+			break;
+		}
 		default:
 			cli_hint("run 'tkvm serve --help' for the options");
 			goto out;
@@ -420,6 +442,7 @@ int command_serve(int argc, char **argv)
 	if (*self_url && self_url[strlen(self_url) - 1] == '/')
 		self_url[strlen(self_url) - 1] = 0;
 	s.programs.fetch.self_base_url = self_url;
+	s.programs.debug = (struct debug_session_options){"127.0.0.1", debug_port, NULL, false};
 	fetch_client_global_init();
 	access_log_init(&s.log, stderr, json_log ? ACCESS_LOG_JSON : ACCESS_LOG_COMMON);
 	if (install_signals() < 0) {

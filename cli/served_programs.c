@@ -47,6 +47,18 @@ static int on_fetch(void *context, const struct tkvm_fetch_request *request, str
 	return fetch_client_perform(p->fetch, request, response);
 }
 
+/* A request stopped for gdb (breakpoint() with allow_debug, or a crash
+ * with --debug-on-crash): its connection waits while gdb looks. */
+static void on_debug(void *context, struct tkvm_debugger *debugger, const struct tkvm_debug_stop *stop)
+{
+	struct served_program *p = context;
+	struct debug_session_options options = *p->debug;
+	options.program_path = p->elf_path;
+	char what[300];
+	snprintf(what, sizeof what, "%s: a request (%s)", p->name, stop->kind == TKVM_DEBUG_CRASHED ? "crash" : "breakpoint()");
+	debug_session_serve(debugger, stop, what, &options);
+}
+
 static void on_trace(void *context, const char *line)
 {
 	struct served_program *p = context;
@@ -82,8 +94,10 @@ int served_programs_add(struct served_programs *set, const char *name, const str
 		.trace = on_trace,
 		.trace_enabled = settings->verbose_syscalls,
 		.fetch = on_fetch,
+		.debug = on_debug,
 	};
 	p->fetch = &set->fetch;
+	p->debug = &set->debug;
 	pthread_mutex_init(&p->boot_lock, NULL);
 	pthread_mutex_init(&p->lock, NULL);
 	set->programs[set->count++] = p;

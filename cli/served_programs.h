@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "cli/access_log.h"
+#include "cli/debug_session.h"
 #include "cli/fetch_client.h"
 #include "runner/tkvm.h"
 
@@ -22,6 +23,7 @@ enum served_state {
 
 struct served_program {
 	struct fetch_client *fetch;    /* the set's */
+	const struct debug_session_options *debug; /* the set's */
 	char *name;
 	struct tkvm_settings settings; /* a live update boots with the same settings */
 	char *elf_path;                /* where the ELF is read from */
@@ -42,6 +44,7 @@ struct served_programs {
 	size_t count;
 	bool library; /* routed by name; otherwise one program answers everything */
 	struct fetch_client fetch; /* outbound HTTP for every program; self-requests come back here */
+	struct debug_session_options debug; /* where a request waiting for gdb listens */
 };
 
 /* Adds a program (settings copied). Returns 0 or -ENOMEM. */

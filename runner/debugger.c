@@ -24,8 +24,10 @@ struct tkvm_debugger {
 	struct tkvm_program *program;
 	struct request_vm *vm;
 	struct machine *m;
-	struct request_run run;
-	struct tkvm_response response;
+	struct request_run own_run, *run;
+	struct tkvm_response own_response, *response;
+	bool adopted;   /* a request the pool is running (debug hook), not ours */
+	bool detached;
 	struct breakpoint breakpoints[MAX_BREAKPOINTS];
 	unsigned breakpoint_count;
 	bool crashed, finished;
@@ -87,7 +89,9 @@ int tkvm_debug_request(struct tkvm_program *program, const struct tkvm_request_i
 		}
 		d->m->fpu_restore_pending = false;
 	}
-	int r = machine_request_begin(d->m, &d->vm->parked_regs, &d->vm->at_park, input, 0, &d->response, &d->run, err);
+	d->run = &d->own_run;
+	d->response = &d->own_response;
+	int r = machine_request_begin(d->m, &d->vm->parked_regs, &d->vm->at_park, input, 0, d->response, d->run, err);
 	if (r < 0) {
 		program_return_vm(program, d->vm, true);
 		free(d);
@@ -205,8 +209,10 @@ static void finish_request(struct tkvm_debugger *d)
 		return;
 	d->m->debugging = false;
 	d->m->stepping = false;
-	machine_request_end(d->m, &d->run, &d->response);
 	d->finished = true;
+	if (d->adopted)
+		return; /* the pool's request loop ends it */
+	machine_request_end(d->m, d->run, d->response);
 }
 
 int tkvm_debugger_resume(struct tkvm_debugger *d, bool step, struct tkvm_debug_stop *stop)
@@ -266,7 +272,53 @@ void tkvm_debugger_finish(struct tkvm_debugger *d, struct tkvm_response *respons
 			machine_fail(d->m, FAILURE_CRASH, "the request was ended by the debugger");
 		finish_request(d);
 	}
-	*response = d->response;
+	*response = *d->response;
 	program_return_vm(d->program, d->vm, true);
 	free(d);
+}
+
+void tkvm_debugger_detach(struct tkvm_debugger *d) { d->detached = true; }
+bool tkvm_debugger_detached(const struct tkvm_debugger *d) { return d->detached; }
+bool tkvm_debugger_finished(const struct tkvm_debugger *d) { return d->finished; }
+struct tkvm_program *tkvm_debugger_program(struct tkvm_debugger *d) { return d->program; }
+
+bool debugger_wants_hook(const struct machine *m)
+{
+	if (!m->hooks.debug)
+		return false;
+	if (m->stop == MACHINE_STOP_DEBUG)
+		return true;
+	return m->stop == MACHINE_STOP_FAILED && m->exception_vector >= 0 && m->settings.remote_debug_on_exception;
+}
+
+/* The debug hook on a request the pool is running: wrap it, hand it to the
+ * embedder, then take it back. Returns true when the request ended inside
+ * the session (its response is set); false when it should run on (gdb
+ * detached). Either way the machine is no longer in debug mode. */
+bool debugger_run_hook(struct tkvm_program *p, struct request_vm *vm, struct request_run *run,
+		       struct tkvm_response *response)
+{
+	struct tkvm_debugger d;
+	memset(&d, 0, sizeof d);
+	d.program = p, d.vm = vm, d.m = &vm->machine, d.run = run, d.response = response, d.adopted = true;
+	struct tkvm_debug_stop stop;
+	if (d.m->stop == MACHINE_STOP_DEBUG) {
+		fill_stop(&d, TKVM_DEBUG_STOPPED, d.m->debug_signal, &stop);
+	} else {
+		d.crashed = true;
+		fill_stop(&d, TKVM_DEBUG_CRASHED, signal_for_vector(d.m->exception_vector), &stop);
+	}
+	d.m->debugging = true;
+	d.m->hooks.debug(d.m->hooks.context, &d, &stop);
+	for (unsigned i = d.breakpoint_count; i-- > 0;)
+		tkvm_debugger_remove_breakpoint(&d, d.breakpoints[i].address);
+	d.m->debugging = false;
+	d.m->stepping = false;
+	if (d.finished)
+		return true;
+	if (d.detached && !d.crashed)
+		return false; /* the caller runs it on */
+	if (!d.crashed)
+		machine_fail(d.m, FAILURE_CRASH, "the request was ended by the debugger");
+	return false;
 }

@@ -407,6 +407,13 @@ static int64_t call_sys_log(struct machine *m, const uint64_t *a)
 
 static int64_t call_breakpoint(struct machine *m, const uint64_t *a)
 {
+	/* With allow_debug and a debugger at hand, the request stops here
+	 * and waits for gdb, as the VMOD does. */
+	if ((m->settings.allow_debug && m->hooks.debug && m->in_request) || m->debugging) {
+		m->stop = MACHINE_STOP_DEBUG;
+		m->debug_signal = 5;
+		return 0;
+	}
 	static const char message[] = "breakpoint() ignored: debugging is not enabled (allow_debug)";
 	if (m->hooks.log)
 		m->hooks.log(m->hooks.context, message, sizeof message - 1);

@@ -65,6 +65,13 @@ struct request_vm *program_take_vm(struct tkvm_program *p, double *waited, struc
  * full_reset) and gives it back to the pool. */
 void program_return_vm(struct tkvm_program *p, struct request_vm *vm, bool full_reset);
 
+/* debugger.c: whether the machine's stop is one the debug hook takes
+ * (breakpoint() with allow_debug, or a fault with remote_debug_on_exception),
+ * and the hook's session on the running request; true = it ended there. */
+bool debugger_wants_hook(const struct machine *m);
+bool debugger_run_hook(struct tkvm_program *p, struct request_vm *vm, struct request_run *run,
+		       struct tkvm_response *response);
+
 /* Runs one request on a machine that sits at its park (request.c): used
  * for warm-up requests on the booting VM and for request VMs. Returns 0
  * with the response filled in (failed or not), or a negative code. */

@@ -441,7 +441,25 @@ static int run_request(struct tkvm_program *p, const struct tkvm_request_input *
 	m->profile = profile;
 	m->sample_hz = profile && options ? options->sample_hz : 0;
 	uint64_t request_start = machine_now_ns();
-	r = machine_request(m, &vm->parked_regs, &vm->at_park, in, 0, response, err);
+	struct request_run run;
+	r = machine_request_begin(m, &vm->parked_regs, &vm->at_park, in, 0, response, &run, err);
+	if (r == 0) {
+		/* With a debug hook and remote_debug_on_exception, faults keep the
+		 * program's state so that gdb can look at it. */
+		m->debugging = m->hooks.debug && m->settings.remote_debug_on_exception;
+		double limit = m->settings.max_request_time;
+		for (;;) {
+			machine_run(m, limit);
+			if (!debugger_wants_hook(m))
+				break;
+			if (debugger_run_hook(p, vm, &run, response) || m->stop != MACHINE_STOP_DEBUG)
+				break;
+			limit = 0; /* detached: it runs on, without the time it spent stopped counted against it */
+			m->debugging = m->hooks.debug && m->settings.remote_debug_on_exception;
+		}
+		m->debugging = false;
+		machine_request_end(m, &run, response);
+	}
 	if (profile) {
 		profile->request_seconds = (double)(machine_now_ns() - request_start) / 1e9;
 		profile->queue_seconds = waited;

@@ -10,6 +10,8 @@
 #include "runner/settings.h"
 
 struct tkvm_program;
+struct tkvm_debugger;
+struct tkvm_debug_stop;
 
 /* An outbound request a program made with sys_fetch (host call 0x20000)
  * or sys_request (0x20001), after the runner checked the guest's
@@ -57,6 +59,12 @@ struct tkvm_hooks {
 	 * `tkvm test`). Without it every fetch fails with CURLE_COULDNT_CONNECT.
 	 * Called from the thread running the request; must be thread-safe. */
 	int (*fetch)(void *context, const struct tkvm_fetch_request *request, struct tkvm_fetch_response *response);
+	/* A running request waits for a debugger: the program called
+	 * breakpoint() with allow_debug, or crashed with
+	 * remote_debug_on_exception. The embedder runs a GDB session on it
+	 * (runner/tkvm_debug.h) and returns; the runner then ends the request
+	 * (a detached one runs on). debugger and stop are those types. */
+	void (*debug)(void *context, struct tkvm_debugger *debugger, const struct tkvm_debug_stop *stop);
 };
 
 /* A header line "Name: value" (not NUL-terminated in general). */

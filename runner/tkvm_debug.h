@@ -52,6 +52,13 @@ int tkvm_debugger_remove_breakpoint(struct tkvm_debugger *d, uint64_t address);
 int tkvm_debugger_resume(struct tkvm_debugger *d, bool step, struct tkvm_debug_stop *stop);
 /* From another thread: stops a running resume with SIGINT. */
 void tkvm_debugger_interrupt(struct tkvm_debugger *d);
+/* Tells the runner gdb detached: the request will run on by itself. */
+void tkvm_debugger_detach(struct tkvm_debugger *d);
+bool tkvm_debugger_detached(const struct tkvm_debugger *d);
+bool tkvm_debugger_finished(const struct tkvm_debugger *d);
+/* The program being debugged (for symbols). */
+struct tkvm_program *tkvm_debugger_program(struct tkvm_debugger *d);
+
 /* Ends the request (a 500 "ended by the debugger" if it had not finished),
  * moves its response out, resets the VM and frees the debugger. */
 void tkvm_debugger_finish(struct tkvm_debugger *d, struct tkvm_response *response);

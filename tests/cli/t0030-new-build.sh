@@ -113,6 +113,15 @@ cp "$TMP/main.c.good" src/main.c
 check "fixed: builds again" run_is 0 '*' '' build
 check "... runs" run_is 0 'Hello from hello! You asked for /\n' '' run
 
+# No compiler: an up-to-date program still runs; a stale one says what to install.
+nocc() { PATH="$TMP/nopath" "$TKVM" "$@" >"$TMP/tk.out" 2>"$TMP/tk.err"; echo $? >"$TMP/tk.rc"; }
+check "without gcc, up to date: runs" sh -c 'nocc() { PATH="$1/nopath" "$TKVM" run /n; }; nocc "$1" | grep -qx "Hello from hello! You asked for /n"' sh "$TMP"
+touch src/main.c
+nocc build
+check "without gcc, stale: exit 1" status_is 1
+check "... says so" err_has '^error: gcc is not installed \(it builds C programs\)$'
+check "... and how to install it" err_has '^hint: install it with: sudo apt-get install gcc$'
+
 # tkvm.json: errors name the key and the line; unknown keys are warnings.
 cp tkvm.json "$TMP/tkvm.json.good"
 sed -i 's|"flags": \[\],|"flags": [], "sources2": 1,|' tkvm.json

@@ -77,6 +77,50 @@ for lib in glibc musl; do
 	check "$lib: ... with its response" tkvm_has step-$lib out '^Hello from tkvm: /s$'
 done
 
+# gdb_attach NAME ERRFILE COMMANDS...: waits for "waiting for gdb on 127.0.0.1:PORT" in ERRFILE and
+# runs gdb -batch with the commands against that port (output in $TMP/NAME.gdb).
+gdb_attach() {
+	ga_name=$1 ga_err=$2 ga_program=$3; shift 3
+	ga_port="" ga_i=0
+	while [ -z "$ga_port" ] && [ $ga_i -lt 150 ]; do
+		ga_port=$(sed -n 's/.*waiting for gdb on 127.0.0.1:\([0-9]*\).*/\1/p' "$ga_err" | head -n 1)
+		[ -z "$ga_port" ] && sleep 0.1
+		ga_i=$((ga_i + 1))
+	done
+	[ -n "$ga_port" ] || { echo "nobody waited for gdb:"; cat "$ga_err"; return 1; }
+	echo "target remote 127.0.0.1:$ga_port" >"$TMP/$ga_name.cmds"
+	for ga_command in "$@"; do echo "$ga_command" >>"$TMP/$ga_name.cmds"; done
+	timeout 60 gdb -batch -nx -x "$TMP/$ga_name.cmds" "$ga_program" >"$TMP/$ga_name.gdb" 2>&1
+}
+
+for lib in glibc musl; do
+	D=$GUESTS/$lib/debug_me
+	# breakpoint() with allow_debug: tkvm run waits for gdb there; gdb changes a global, continues.
+	"$TKVM" run --set allow_debug=true --debug-port 0 "$D" /bp >"$TMP/bp-$lib.out" 2>"$TMP/bp-$lib.err" &
+	bp_pid=$!
+	SERVE_PIDS="$SERVE_PIDS $bp_pid"
+	check "$lib: breakpoint() with allow_debug stops the request for gdb" \
+		gdb_attach bp-$lib "$TMP/bp-$lib.err" "$D" 'bt' 'set var counter = 42' 'continue'
+	wait_exit "$bp_pid" 20 >/dev/null
+	check "$lib: ... gdb sees the call in on_get" gdb_has bp-$lib 'on_get'
+	check "$lib: ... and the request answers with what gdb set" tkvm_has bp-$lib out '^after breakpoint 42$'
+	check "$lib: breakpoint() without allow_debug is only logged" \
+		run_is 0 'after breakpoint 1\n' 'breakpoint\(\) ignored' run "$D" /bp
+
+	# serve --debug-on-crash: a crashing request waits for gdb; after gdb kills it, 500 and the
+	# server keeps serving.
+	check "$lib: serve --debug-on-crash starts" serve_start dbgsrv-$lib --debug-on-crash --debug-port 0 "$D"
+	curl -s -o "$TMP/crash-$lib.body" -w '%{http_code}' "${URL}crash" >"$TMP/crash-$lib.code" &
+	curl_pid=$!
+	check "$lib: a crashing request waits for gdb, stopped in crash_here" \
+		gdb_attach dbgcrash-$lib "$SERVE_ERR" "$D" 'bt' 'info registers rip' 'kill'
+	wait "$curl_pid"
+	check "$lib: ... gdb saw SIGSEGV in crash_here" gdb_has dbgcrash-$lib 'crash_here'
+	check "$lib: ... after gdb, the request answers 500" sh -c "[ \"\$(cat '$TMP/crash-$lib.code')\" = 500 ]"
+	check "$lib: ... and the server still answers" sh -c "curl -s '${URL}ok' | grep -qx fine"
+	kill "$PID"; wait_exit "$PID" 10 >/dev/null
+done
+
 check "the debug port is on loopback only by default" sh -c "'$TKVM' debug --help | grep -q 'loopback only'"
 check "--port with a bad value is a usage error" expect_fail "bad port" 2 'port number' "$TKVM" debug --port abc "$GUESTS/glibc/hello" /
 exit $tap_failed
