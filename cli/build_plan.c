@@ -337,8 +337,11 @@ static int plan_c_commands(struct build_plan *p)
 		r |= string_list_add(c, optimize);
 		r |= string_list_add(c, "-g");
 		r |= string_list_add(c, "-Wall");
-		if (o->profile)
+		if (o->profile) {
+			/* Leaf functions too: a sample in one keeps its caller. */
 			r |= string_list_add(c, "-fno-omit-frame-pointer");
+			r |= string_list_add(c, "-mno-omit-leaf-frame-pointer");
+		}
 		r |= string_list_take(c, format("-I%s", p->sdk));
 		for (size_t f = 0; f < project->build.flag_count; f++)
 			if (!link_only(project->build.flags[f]))

@@ -23,7 +23,7 @@
 
 #define DEFAULT_DEBUG_PORT 2159
 
-enum { OPTION_PORT = 2000, OPTION_LISTEN_HOST, OPTION_START_GDB, OPTION_INCLUDE };
+enum { OPTION_PORT = 2000, OPTION_LISTEN_HOST, OPTION_START_GDB, OPTION_INCLUDE, OPTION_BREAK_MAIN };
 
 static void debug_usage(FILE *out)
 {
@@ -41,6 +41,8 @@ static void debug_usage(FILE *out)
 		"  --port N          port gdb connects to (default %d; 0 = any free port)\n"
 		"  --listen HOST     address to listen on (default 127.0.0.1: loopback only)\n"
 		"  --gdb             start gdb here, attached, with the program's symbols\n"
+		"  --break-main      stop before main() runs instead (main() runs in the boot VM;\n"
+		"                    when it parks, the same session goes on into the request)\n"
 		"  -i, --include     print the status line and headers before the body\n"
 		"  -d, --data DATA   request body (@FILE, @-); -H 'Name: value'; --arg ARG\n"
 		"\n",
@@ -81,6 +83,7 @@ int command_debug(int argc, char **argv)
 		{"port", required_argument, NULL, OPTION_PORT},
 		{"listen", required_argument, NULL, OPTION_LISTEN_HOST},
 		{"gdb", no_argument, NULL, OPTION_START_GDB},
+		{"break-main", no_argument, NULL, OPTION_BREAK_MAIN},
 		{"include", no_argument, NULL, 'i'},
 		REQUEST_LONG_OPTIONS,
 		PROGRAM_LONG_OPTIONS,
@@ -91,7 +94,7 @@ int command_debug(int argc, char **argv)
 	program_options_init(&p);
 	const char *host = "127.0.0.1";
 	int port = DEFAULT_DEBUG_PORT, status = EXIT_USAGE, c;
-	bool start_gdb_here = false, include_headers = false;
+	bool start_gdb_here = false, include_headers = false, break_main = false;
 	char *project_elf = NULL;
 	optind = 1;
 	opterr = 0;
@@ -108,6 +111,7 @@ int command_debug(int argc, char **argv)
 		case 'i': include_headers = true; break;
 		case OPTION_LISTEN_HOST: host = optarg; break;
 		case OPTION_START_GDB: start_gdb_here = true; break;
+		case OPTION_BREAK_MAIN: break_main = true; break;
 		case OPTION_PORT: {
 			char *end;
 			long value = strtol(optarg, &end, 10);
@@ -153,18 +157,26 @@ int command_debug(int argc, char **argv)
 	struct tkvm_hooks hooks = {.context = &fetch, .output = on_output, .log = on_log};
 	struct tkvm_error err = {0};
 	struct tkvm_program *program = NULL;
-	if (tkvm_program_boot(&p.settings, elf, elf_size, &hooks, &program, &err) < 0) {
-		cli_error("%s: %s", p.settings.name, err.message);
-		goto free_request;
-	}
 	struct tkvm_debugger *debugger = NULL;
 	struct tkvm_debug_stop first;
-	if (tkvm_debug_request(program, &request.input, &debugger, &first, &err) < 0) {
-		cli_error("%s: %s", p.settings.name, err.message);
-		goto release;
-	}
 	char what[256];
-	snprintf(what, sizeof what, "%s %s", request.input.method, request.input.url);
+	if (break_main) {
+		if (tkvm_debug_boot(&p.settings, elf, elf_size, &hooks, &request.input, &program, &debugger, &first, &err) < 0) {
+			cli_error("%s: %s", p.settings.name, err.message);
+			goto free_request;
+		}
+		snprintf(what, sizeof what, "%s (booting, before main)", p.settings.name);
+	} else {
+		if (tkvm_program_boot(&p.settings, elf, elf_size, &hooks, &program, &err) < 0) {
+			cli_error("%s: %s", p.settings.name, err.message);
+			goto free_request;
+		}
+		if (tkvm_debug_request(program, &request.input, &debugger, &first, &err) < 0) {
+			cli_error("%s: %s", p.settings.name, err.message);
+			goto release;
+		}
+		snprintf(what, sizeof what, "%s %s", request.input.method, request.input.url);
+	}
 	struct debug_session_options session = {host, port, program_path, start_gdb_here};
 	if (debug_session_serve(debugger, &first, what, &session) == 0)
 		run_to_end(debugger);

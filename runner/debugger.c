@@ -27,6 +27,10 @@ struct tkvm_debugger {
 	struct request_run own_run, *run;
 	struct tkvm_response own_response, *response;
 	bool adopted;   /* a request the pool is running (debug hook), not ours */
+	bool booting;   /* still in the boot VM (tkvm_debug_boot) */
+	struct machine *boot_machine;
+	const struct tkvm_request_input *input;
+	char boot_error[1024];
 	bool detached;
 	struct breakpoint breakpoints[MAX_BREAKPOINTS];
 	unsigned breakpoint_count;
@@ -99,6 +103,50 @@ int tkvm_debug_request(struct tkvm_program *program, const struct tkvm_request_i
 	}
 	d->m->debugging = true;
 	fill_stop(d, TKVM_DEBUG_STOPPED, 5, stop);
+	*out = d;
+	return 0;
+}
+
+int tkvm_debug_boot(const struct tkvm_settings *settings, const uint8_t *elf, size_t elf_size,
+		    const struct tkvm_hooks *hooks, const struct tkvm_request_input *input,
+		    struct tkvm_program **program_out, struct tkvm_debugger **out, struct tkvm_debug_stop *stop,
+		    struct tkvm_error *err)
+{
+	*out = NULL;
+	*program_out = NULL;
+	struct tkvm_program *program;
+	int r = program_create(settings, elf, elf_size, hooks, &program, err);
+	if (r < 0)
+		return r;
+	struct tkvm_debugger *d = calloc(1, sizeof *d);
+	struct machine *m = calloc(1, sizeof *m);
+	if (!d || !m || (r = program_boot_prepare(program, m, err)) < 0) {
+		free(d), free(m);
+		tkvm_program_release(program);
+		return r < 0 ? r : tkvm_error_set(err, -ENOMEM, "out of memory");
+	}
+	d->program = program, d->m = m, d->boot_machine = m, d->booting = true, d->input = input;
+	d->run = &d->own_run;
+	d->response = &d->own_response;
+	m->debugging = true;
+	/* Stop before main() runs: its first instruction, after the C
+	 * library's start-up (or the ELF entry when there is no main). */
+	uint64_t main_address = elf_symbols_find(&program->symbols, "main");
+	if (main_address && tkvm_debugger_insert_breakpoint(d, main_address) == 0) {
+		struct tkvm_debug_stop first;
+		tkvm_debugger_resume(d, false, &first);
+		tkvm_debugger_remove_breakpoint(d, main_address);
+		if (first.kind != TKVM_DEBUG_STOPPED) {
+			struct tkvm_response response;
+			tkvm_debugger_finish(d, &response);
+			tkvm_error_set(err, -EIO, "the program did not reach main(): %s", response.error);
+			tkvm_response_free(&response);
+			tkvm_program_release(program);
+			return -EIO;
+		}
+	}
+	fill_stop(d, TKVM_DEBUG_STOPPED, 5, stop);
+	*program_out = program;
 	*out = d;
 	return 0;
 }
@@ -215,9 +263,72 @@ static void finish_request(struct tkvm_debugger *d)
 	machine_request_end(d->m, d->run, d->response);
 }
 
+static void finish_request(struct tkvm_debugger *d);
+
+/* The boot VM stopped for good without parking: say why, destroy it. */
+static void end_boot(struct tkvm_debugger *d)
+{
+	struct tkvm_error err = {0};
+	d->m->debugging = false;
+	program_boot_complete(d->program, d->m, &err); /* describes the failure, destroys the VM */
+	free(d->boot_machine);
+	d->boot_machine = NULL;
+	snprintf(d->boot_error, sizeof d->boot_error, "%s", err.message);
+	d->booting = false;
+	d->finished = true;
+}
+
+/* From the parked boot VM to the request: remove the breakpoints (their
+ * bytes must not reach the template), take the template, dispatch the
+ * request in a request VM and put the breakpoints back there. */
+static int enter_request(struct tkvm_debugger *d)
+{
+	uint64_t addresses[MAX_BREAKPOINTS];
+	unsigned count = d->breakpoint_count;
+	for (unsigned i = 0; i < count; i++)
+		addresses[i] = d->breakpoints[i].address;
+	for (unsigned i = count; i-- > 0;)
+		tkvm_debugger_remove_breakpoint(d, addresses[i]);
+	struct tkvm_error err = {0};
+	d->m->debugging = false;
+	int r = program_boot_complete(d->program, d->m, &err);
+	free(d->boot_machine);
+	d->boot_machine = NULL;
+	d->booting = false;
+	double waited;
+	if (r == 0)
+		d->vm = program_take_vm(d->program, &waited, &err);
+	if (r < 0 || !d->vm) {
+		snprintf(d->boot_error, sizeof d->boot_error, "%s", err.message);
+		d->finished = true;
+		return -1;
+	}
+	d->m = &d->vm->machine;
+	if (d->m->fpu_restore_pending && ioctl(d->m->vcpu.fd, KVM_SET_XSAVE, &d->program->template.xsave) == 0)
+		d->m->fpu_restore_pending = false;
+	d->run = &d->own_run;
+	d->response = &d->own_response;
+	if (machine_request_begin(d->m, &d->vm->parked_regs, &d->vm->at_park, d->input, 0, d->response, d->run, &err) < 0) {
+		snprintf(d->boot_error, sizeof d->boot_error, "%s", err.message);
+		program_return_vm(d->program, d->vm, true);
+		d->vm = NULL;
+		d->finished = true;
+		return -1;
+	}
+	d->m->debugging = true;
+	for (unsigned i = 0; i < count; i++)
+		tkvm_debugger_insert_breakpoint(d, addresses[i]);
+	return 0;
+}
+
 int tkvm_debugger_resume(struct tkvm_debugger *d, bool step, struct tkvm_debug_stop *stop)
 {
 	if (d->finished) {
+		fill_stop(d, TKVM_DEBUG_FINISHED, 0, stop);
+		return 0;
+	}
+	if (d->crashed && d->booting) { /* going on after a fault in boot ends the boot */
+		end_boot(d);
 		fill_stop(d, TKVM_DEBUG_FINISHED, 0, stop);
 		return 0;
 	}
@@ -232,6 +343,24 @@ int tkvm_debugger_resume(struct tkvm_debugger *d, bool step, struct tkvm_debug_s
 	enum machine_stop result = machine_run(d->m, 0); /* no time limit while debugging */
 	d->running = false;
 	d->m->stepping = false;
+	if (d->booting && result == MACHINE_STOP_PARKED) {
+		/* main() parked: the template is taken and the session goes on
+		 * into the request, in its request VM, as if nothing happened. */
+		if (enter_request(d) < 0) {
+			fill_stop(d, TKVM_DEBUG_FINISHED, 0, stop);
+			return 0;
+		}
+		if (step) {
+			fill_stop(d, TKVM_DEBUG_STOPPED, 5, stop);
+			return 0;
+		}
+		return tkvm_debugger_resume(d, false, stop);
+	}
+	if (d->booting && result != MACHINE_STOP_DEBUG && !(result == MACHINE_STOP_FAILED && d->m->exception_vector >= 0)) {
+		end_boot(d); /* exit or timeout before parking: nothing left to debug */
+		fill_stop(d, TKVM_DEBUG_FINISHED, 0, stop);
+		return 0;
+	}
 	if (result == MACHINE_STOP_DEBUG) {
 		struct kvm_regs *regs = vcpu_regs(&d->m->vcpu);
 		/* int3 reports the address after it: stop at our breakpoint. */
@@ -265,6 +394,21 @@ void tkvm_debugger_interrupt(struct tkvm_debugger *d)
 
 void tkvm_debugger_finish(struct tkvm_debugger *d, struct tkvm_response *response)
 {
+	if (d->booting || !d->vm) {
+		/* Ended before a request existed: the boot's failure, as a 500. */
+		if (d->boot_machine) {
+			machine_destroy(d->boot_machine);
+			free(d->boot_machine);
+		}
+		memset(response, 0, sizeof *response);
+		response->status = 500;
+		response->outcome = TKVM_OUTCOME_FAILED;
+		response->failure = TKVM_FAILURE_CRASH;
+		snprintf(response->error, sizeof response->error, "%s",
+			 d->boot_error[0] ? d->boot_error : "the program's boot was ended by the debugger");
+		free(d);
+		return;
+	}
 	for (unsigned i = d->breakpoint_count; i-- > 0;)
 		tkvm_debugger_remove_breakpoint(d, d->breakpoints[i].address);
 	if (!d->finished) {

@@ -98,10 +98,8 @@ static int run_warmup(struct tkvm_program *program, struct machine *m, struct kv
 	return 0;
 }
 
-static int boot_template(struct tkvm_program *program, struct tkvm_error *err)
+int program_boot_prepare(struct tkvm_program *program, struct machine *m, struct tkvm_error *err)
 {
-	struct machine boot;
-	struct machine *m = &boot;
 	int r = machine_create(m, &program->settings, &program->hooks, NULL, err);
 	struct elf_image image;
 	if (r == 0)
@@ -130,17 +128,20 @@ static int boot_template(struct tkvm_program *program, struct tkvm_error *err)
 	regs->rsp = rsp;
 	regs->rflags = 0x2;
 	vcpu_mark_regs_dirty(&m->vcpu);
-
 	m->start_ns = machine_now_ns();
-	enum machine_stop stop = machine_run(m, m->settings.max_boot_time);
+	return 0;
+}
+
+int program_boot_complete(struct tkvm_program *program, struct machine *m, struct tkvm_error *err)
+{
 	m->stats.boot_ns = machine_now_ns() - m->start_ns;
-	if (stop != MACHINE_STOP_PARKED) {
-		r = describe_boot_failure(m, err);
+	if (m->stop != MACHINE_STOP_PARKED) {
+		int r = describe_boot_failure(m, err);
 		machine_destroy(m);
 		return r;
 	}
 	struct kvm_regs parked = *vcpu_regs(&m->vcpu);
-	r = run_warmup(program, m, &parked, err);
+	int r = run_warmup(program, m, &parked, err);
 	if (r == 0)
 		r = template_capture(&program->template, m, &parked, err);
 	program->boot_stats = m->stats;
@@ -150,8 +151,18 @@ static int boot_template(struct tkvm_program *program, struct tkvm_error *err)
 	return r;
 }
 
-int tkvm_program_boot(const struct tkvm_settings *settings, const uint8_t *elf, size_t elf_size,
-		      const struct tkvm_hooks *hooks, struct tkvm_program **out, struct tkvm_error *err)
+static int boot_template(struct tkvm_program *program, struct tkvm_error *err)
+{
+	struct machine boot;
+	int r = program_boot_prepare(program, &boot, err);
+	if (r < 0)
+		return r;
+	machine_run(&boot, boot.settings.max_boot_time);
+	return program_boot_complete(program, &boot, err);
+}
+
+int program_create(const struct tkvm_settings *settings, const uint8_t *elf, size_t elf_size,
+		   const struct tkvm_hooks *hooks, struct tkvm_program **out, struct tkvm_error *err)
 {
 	*out = NULL;
 	struct tkvm_program *program = calloc(1, sizeof *program);
@@ -183,7 +194,18 @@ int tkvm_program_boot(const struct tkvm_settings *settings, const uint8_t *elf, 
 	program->elf_size = elf_size;
 	if (hooks)
 		program->hooks = *hooks;
-	int r = boot_template(program, err);
+	*out = program;
+	return 0;
+}
+
+int tkvm_program_boot(const struct tkvm_settings *settings, const uint8_t *elf, size_t elf_size,
+		      const struct tkvm_hooks *hooks, struct tkvm_program **out, struct tkvm_error *err)
+{
+	struct tkvm_program *program;
+	int r = program_create(settings, elf, elf_size, hooks, &program, err);
+	if (r < 0)
+		return r;
+	r = boot_template(program, err);
 	if (r < 0) {
 		tkvm_program_release(program);
 		return r;

@@ -65,6 +65,15 @@ struct request_vm *program_take_vm(struct tkvm_program *p, double *waited, struc
  * full_reset) and gives it back to the pool. */
 void program_return_vm(struct tkvm_program *p, struct request_vm *vm, bool full_reset);
 
+/* Booting in three steps, so a debugger can drive the middle one:
+ * program_create (no VM yet), program_boot_prepare (the boot VM at the
+ * ELF entry), machine_run until it parks, program_boot_complete (warm-up,
+ * template; the boot VM is destroyed). */
+int program_create(const struct tkvm_settings *settings, const uint8_t *elf, size_t elf_size,
+		   const struct tkvm_hooks *hooks, struct tkvm_program **program, struct tkvm_error *err);
+int program_boot_prepare(struct tkvm_program *program, struct machine *m, struct tkvm_error *err);
+int program_boot_complete(struct tkvm_program *program, struct machine *m, struct tkvm_error *err);
+
 /* debugger.c: whether the machine's stop is one the debug hook takes
  * (breakpoint() with allow_debug, or a fault with remote_debug_on_exception),
  * and the hook's session on the running request; true = it ended there. */

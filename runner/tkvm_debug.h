@@ -40,6 +40,16 @@ struct tkvm_debug_registers {
 int tkvm_debug_request(struct tkvm_program *program, const struct tkvm_request_input *input,
 		       struct tkvm_debugger **debugger, struct tkvm_debug_stop *stop, struct tkvm_error *err);
 
+/* Boots the program under the debugger, stopping before main() runs (at
+ * the ELF entry when there is no "main" symbol). When main() parks, the
+ * template is taken and the same session goes on into the request (input
+ * must stay valid until tkvm_debugger_finish). *program is the booted
+ * program, to release after tkvm_debugger_finish. */
+int tkvm_debug_boot(const struct tkvm_settings *settings, const uint8_t *elf, size_t elf_size,
+		    const struct tkvm_hooks *hooks, const struct tkvm_request_input *input,
+		    struct tkvm_program **program, struct tkvm_debugger **debugger, struct tkvm_debug_stop *stop,
+		    struct tkvm_error *err);
+
 int tkvm_debugger_read_memory(struct tkvm_debugger *d, uint64_t address, uint8_t *buffer, size_t length);
 int tkvm_debugger_write_memory(struct tkvm_debugger *d, uint64_t address, const uint8_t *buffer, size_t length);
 int tkvm_debugger_registers(struct tkvm_debugger *d, struct tkvm_debug_registers *registers);

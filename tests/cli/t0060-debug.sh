@@ -121,6 +121,38 @@ for lib in glibc musl; do
 	kill "$PID"; wait_exit "$PID" 10 >/dev/null
 done
 
+# --break-main: stop before main() in the boot VM; a breakpoint set there is carried into the
+# request VM after the park.
+for lib in glibc musl; do
+	H=$GUESTS/$lib/hello
+	"$TKVM" debug --break-main --port 0 "$H" GET /bm >"$TMP/bm-$lib.out" 2>"$TMP/bm-$lib.err" &
+	bm_pid=$!
+	SERVE_PIDS="$SERVE_PIDS $bm_pid"
+	check "$lib: --break-main stops before main() runs" \
+		gdb_attach bm-$lib "$TMP/bm-$lib.err" "$H" 'bt' 'break on_get' 'continue' 'print url' 'continue'
+	wait_exit "$bm_pid" 20 >/dev/null
+	check "$lib: ... at main" tkvm_has bm-$lib err 'booting, before main\) stopped at main'
+	check "$lib: ... gdb's first frame is main" gdb_has bm-$lib '#0 +main \('
+	check "$lib: ... a breakpoint set during boot is hit in the request" gdb_has bm-$lib 'Breakpoint 1, on_get \(url=0x[0-9a-f]+ "/bm"'
+	check "$lib: ... main's own output came first" tkvm_has bm-$lib err 'hello: ready'
+	check "$lib: ... and the request answers" tkvm_has bm-$lib out '^Hello from tkvm: /bm$'
+done
+
+# gdb vanishing mid-request (a client that sends half a packet and hangs up): the request is
+# ended cleanly (500, exit 1) and nothing is left running.
+"$TKVM" debug --port 0 "$GUESTS/musl/hello" GET /gone >"$TMP/gone.out" 2>"$TMP/gone.err" &
+gone_pid=$!
+SERVE_PIDS="$SERVE_PIDS $gone_pid"
+gone_port="" i=0
+while [ -z "$gone_port" ] && [ $i -lt 100 ]; do
+	gone_port=$(sed -n 's/.*waiting for gdb on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/gone.err"); [ -z "$gone_port" ] && sleep 0.1; i=$((i + 1))
+done
+check "a client that hangs up mid-packet" python3 -c "
+import socket; s = socket.create_connection(('127.0.0.1', $gone_port)); s.sendall(b'\$qSupp'); s.close()"
+wait_exit "$gone_pid" 10 >/dev/null
+check "... ends the request cleanly (exit 1)" sh -c "[ '$EXIT_STATUS' = 1 ]"
+check "... saying gdb went away" tkvm_has gone err 'gdb went away|ended by the debugger'
+
 check "the debug port is on loopback only by default" sh -c "'$TKVM' debug --help | grep -q 'loopback only'"
 check "--port with a bad value is a usage error" expect_fail "bad port" 2 'port number' "$TKVM" debug --port abc "$GUESTS/glibc/hello" /
 exit $tap_failed
