@@ -64,32 +64,6 @@ static struct node member(const struct node *object, const char *key, char *name
 
 static const char *where(const struct node *n) { return n->key_at ? n->key_at : n->at; }
 
-/* The known keys closest to name (one or two edits), for "did you mean". */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64)
-		return 99;
-	size_t row[65];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diagonal = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-			size_t best = diagonal + cost;
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diagonal = up;
-		}
-	}
-	return row[lb];
-}
 
 /* Every member must be one of known, once; keys starting with '_' are
  * comments and allowed anywhere. */
@@ -115,7 +89,7 @@ static int check_keys(const struct reader *r, const struct node *object, const c
 		size_t best = 3;
 		for (size_t i = 0; i < count && !found; i++) {
 			found = !strcmp(key, known[i]);
-			size_t d = edit_distance(key, known[i]);
+			size_t d = json_text_edit_distance(key, known[i]);
 			if (d < best)
 				best = d, closest = known[i];
 		}

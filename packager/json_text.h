@@ -17,6 +17,13 @@ struct cJSON *json_text_parse(const char *text, size_t length, const char *sourc
  * printable ASCII as is, the rest escaped, long strings cut. Returns buf. */
 const char *json_text_quote(const char *s, char *buf, size_t size);
 
+/* Edit distance (case-insensitive, transpositions count one) between two
+ * names of at most 64 bytes, SIZE_MAX otherwise: for "did you mean". */
+size_t json_text_edit_distance(const char *a, const char *b);
+
+/* What a JSON value is, for messages: "a string", "an array", "null", ... */
+const char *json_text_kind(const struct cJSON *value);
+
 /* 1-based line of the first occurrence of "key" as an object key in text, 0 if not found. */
 int json_text_key_line(const char *text, const char *key);
 

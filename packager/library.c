@@ -53,22 +53,6 @@ struct reading {
 /* --- Messages ----------------------------------------------------------- */
 
 
-static const char *describe(const cJSON *v)
-{
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v) ? "true" : "false";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	if (cJSON_IsObject(v))
-		return "an object";
-	return "nothing";
-}
 
 /* Where a member's messages start: "SOURCE:LINE: " or "SOURCE: ". */
 static void location(char *buf, size_t size, const char *source, int line)
@@ -344,7 +328,7 @@ static int check_members(struct reading *r, struct member *members, size_t count
 		} else if (!cJSON_IsObject(m->json)) {
 			rc = add_problem(r, m->name, m->line,
 					 "%s must be an object (a group or a program), got %s", quoted,
-					 describe(m->json));
+					 json_text_kind(m->json));
 		}
 	}
 	free(first);
@@ -431,7 +415,7 @@ static int start_from_group(struct reading *r, const struct member *m, const str
 		if (!cJSON_IsString(group_json) || !group_json->valuestring || !group_json->valuestring[0]) {
 			rc = add_problem(r, m->name, member_key_line(m, "group"),
 					 "program %s: \"group\" must be the name of a group (a non-empty string), got %s",
-					 quoted, cJSON_IsString(group_json) ? "an empty string" : describe(group_json));
+					 quoted, cJSON_IsString(group_json) ? "an empty string" : json_text_kind(group_json));
 			return rc < 0 ? rc : 1;
 		}
 		group_name = group_json->valuestring;
@@ -540,7 +524,7 @@ int library_parse(const char *text, size_t length, const char *source, struct li
 		char where[512];
 		location(where, sizeof where, source, json_text_line_at(terminated, json_text_root(terminated)));
 		rc = tkvm_error_set(err, -EINVAL, "%sa library must be a JSON object of groups and programs, got %s",
-				    where, describe(root));
+				    where, json_text_kind(root));
 	} else {
 		struct reading r = { .text = terminated, .source = source, .library = library, .warn = warn,
 				     .warn_context = warn_context };

@@ -256,39 +256,13 @@ static const char *describe(const cJSON *v, char *buf, size_t size)
 /* Optimal string alignment distance (edits, with swaps of neighbours
  * counting one: "memroy" is one step from "memory"), ignoring case. Only
  * called for short names. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t d[3][66];
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t *row = d[i % 3], *prev = d[(i - 1) % 3], *prev2 = d[(i + 1) % 3];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
-			size_t best = prev[j - 1] + (ca != cb);
-			if (prev[j] + 1 < best)
-				best = prev[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-			    tolower((unsigned char)a[i - 2]) == cb && prev2[j - 2] + 1 < best)
-				best = prev2[j - 2] + 1;
-			row[j] = best;
-		}
-	}
-	return d[la % 3][lb];
-}
 
 static bool close_enough(const char *name, const char *known, size_t *best)
 {
 	size_t ln = strlen(name), lk = strlen(known);
 	if (ln > lk + 2 || lk > ln + 2)
 		return false;
-	size_t distance = edit_distance(name, known);
+	size_t distance = json_text_edit_distance(name, known);
 	if (distance > 2 || distance >= *best)
 		return false;
 	*best = distance;

@@ -62,22 +62,6 @@ int project_find(const char *start_directory, char *path, size_t size)
 
 /* --- Messages ----------------------------------------------------------- */
 
-static const char *describe(const cJSON *v)
-{
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v) ? "true" : "false";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	if (cJSON_IsObject(v))
-		return "an object";
-	return "nothing";
-}
 
 static int fail(const struct reading *r, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(const struct reading *r, int line, const char *fmt, ...)
@@ -119,30 +103,6 @@ static int element_line(const struct reading *r, const char *array_at, size_t in
 	return line ? line : fallback;
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 40 || lb > 40)
-		return 99;
-	size_t row[41];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diagonal = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t above = row[j];
-			size_t best = diagonal + (a[i - 1] != b[j - 1]);
-			if (above + 1 < best)
-				best = above + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diagonal = above;
-		}
-	}
-	return row[lb];
-}
 
 static void warn_unknown(const struct reading *r, int line, const char *name, const char *within,
 			 const char *const *known, size_t count)
@@ -152,7 +112,7 @@ static void warn_unknown(const struct reading *r, int line, const char *name, co
 	const char *suggestion = NULL;
 	size_t best = 3; /* at most two edits away */
 	for (size_t i = 0; i < count; i++) {
-		size_t d = edit_distance(name, known[i]);
+		size_t d = json_text_edit_distance(name, known[i]);
 		if (d < best) {
 			best = d;
 			suggestion = known[i];
@@ -196,7 +156,7 @@ static int read_string(const struct reading *r, const cJSON *object, const char 
 		return 0;
 	if (!cJSON_IsString(v) || !v->valuestring[0])
 		return fail(r, member_line(r, object_at, key), "\"%s\" must be a non-empty string, got %s", full_name,
-			    cJSON_IsString(v) ? "an empty string" : describe(v));
+			    cJSON_IsString(v) ? "an empty string" : json_text_kind(v));
 	char *copy = strdup(v->valuestring);
 	if (!copy)
 		return out_of_memory(r);
@@ -221,7 +181,7 @@ static int read_strings(const struct reading *r, const cJSON *object, const char
 		return 0;
 	int line = member_line(r, object_at, key);
 	if (!cJSON_IsArray(v))
-		return fail(r, line, "\"%s\" must be an array of strings, got %s", full_name, describe(v));
+		return fail(r, line, "\"%s\" must be an array of strings, got %s", full_name, json_text_kind(v));
 	size_t n = (size_t)cJSON_GetArraySize(v);
 	char **strings = calloc(n ? n : 1, sizeof *strings);
 	if (!strings)
@@ -233,7 +193,7 @@ static int read_strings(const struct reading *r, const cJSON *object, const char
 		if (!cJSON_IsString(item) || !item->valuestring[0]) {
 			free_strings(strings, i);
 			return fail(r, element_line(r, array_at, i, line), "\"%s\"[%zu] must be a non-empty string, got %s",
-				    full_name, i, cJSON_IsString(item) ? "an empty string" : describe(item));
+				    full_name, i, cJSON_IsString(item) ? "an empty string" : json_text_kind(item));
 		}
 		if (!(strings[i] = strdup(item->valuestring))) {
 			free_strings(strings, i);
@@ -256,7 +216,7 @@ static int read_object(const struct reading *r, const cJSON *root, const char *r
 	if (!v)
 		return 0;
 	if (!cJSON_IsObject(v))
-		return fail(r, member_line(r, root_at, key), "\"%s\" must be an object, got %s", key, describe(v));
+		return fail(r, member_line(r, root_at, key), "\"%s\" must be an object, got %s", key, json_text_kind(v));
 	*out = v;
 	return 0;
 }
@@ -403,7 +363,7 @@ static int read_project(const struct reading *r, const cJSON *root, struct proje
 	const char *root_at = json_text_root(r->text);
 	if (!cJSON_IsObject(root))
 		return fail(r, json_text_line_at(r->text, root_at), "a project file must be a JSON object, got %s",
-			    describe(root));
+			    json_text_kind(root));
 	check_keys(r, root, root_at, NULL, project_keys, COUNT_OF(project_keys));
 	int rc = read_string(r, root, root_at, "name", "name", &project->name);
 	if (rc < 0)
