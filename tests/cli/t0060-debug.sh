@@ -153,6 +153,11 @@ wait_exit "$gone_pid" 10 >/dev/null
 check "... ends the request cleanly (exit 1)" sh -c "[ '$EXIT_STATUS' = 1 ]"
 check "... saying gdb went away" tkvm_has gone err 'gdb went away|ended by the debugger'
 
+# --gdb: tkvm starts gdb itself, attached, with the program's symbols (commands from stdin).
+check "--gdb starts gdb attached with symbols; the request completes" sh -c "
+	printf 'bt\\ncontinue\\n' | timeout 60 '$TKVM' debug --gdb --port 0 '$GUESTS/glibc/hello' GET /g >'$TMP/g.out' 2>&1 &&
+	grep -q 'on_get (url=0x[0-9a-f]* \"/g\"' '$TMP/g.out' && grep -q 'exited normally' '$TMP/g.out' && grep -q '^Hello from tkvm: /g\$\|Hello from tkvm: /g' '$TMP/g.out'"
+
 check "the debug port is on loopback only by default" sh -c "'$TKVM' debug --help | grep -q 'loopback only'"
 check "--port with a bad value is a usage error" expect_fail "bad port" 2 'port number' "$TKVM" debug --port abc "$GUESTS/glibc/hello" /
 exit $tap_failed
