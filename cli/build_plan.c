@@ -58,8 +58,7 @@ bool string_list_has(const struct string_list *s, const char *item)
 	return false;
 }
 
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *format(const char *fmt, ...)
+char *build_format(const char *fmt, ...)
 {
 	char *text = NULL;
 	va_list ap;
@@ -73,7 +72,7 @@ static char *format(const char *fmt, ...)
 /* path as seen from the project directory: relative paths are inside it. */
 char *build_path(const struct project *project, const char *path)
 {
-	return path[0] == '/' ? strdup(path) : format("%s/%s", project->directory, path);
+	return path[0] == '/' ? strdup(path) : build_format("%s/%s", project->directory, path);
 }
 
 static bool has_glob_characters(const char *s)
@@ -124,7 +123,7 @@ static char *find_in_path(const char *name)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	while (*path) {
 		size_t n = strcspn(path, ":");
-		char *candidate = format("%.*s/%s", (int)n, n ? path : ".", name);
+		char *candidate = build_format("%.*s/%s", (int)n, n ? path : ".", name);
 		if (candidate && access(candidate, X_OK) == 0) {
 			struct stat st;
 			if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode))
@@ -160,7 +159,7 @@ static int walk(struct build_plan *p, const char *relative, int depth)
 	while (r == 0 && (entry = readdir(dir))) {
 		if (entry->d_name[0] == '.' || !strcmp(entry->d_name, "target"))
 			continue;
-		char *child = format("%s/%s", relative, entry->d_name);
+		char *child = build_format("%s/%s", relative, entry->d_name);
 		char *child_absolute = child ? build_path(p->project, child) : NULL;
 		struct stat st;
 		bool found = child_absolute && stat(child_absolute, &st) == 0;
@@ -230,7 +229,7 @@ int build_plan_declare_inputs(struct build_plan *p)
 		for (size_t i = 0; i < p->sources.count; i++)
 			if (string_list_add(&p->declared, p->sources.items[i]) < 0)
 				return plan_out_of_memory(p);
-		return string_list_take(&p->declared, format("%s/kvm_api.h", p->sdk)) < 0 ? plan_out_of_memory(p) : 0;
+		return string_list_take(&p->declared, build_format("%s/kvm_api.h", p->sdk)) < 0 ? plan_out_of_memory(p) : 0;
 	}
 	for (size_t i = 0; i < project->build.source_count; i++) {
 		const char *source = project->build.sources[i];
@@ -324,8 +323,8 @@ static int plan_c_commands(struct build_plan *p)
 		const char *source = p->sources.items[i];
 		const char *base = strrchr(source, '/') ? strrchr(source, '/') + 1 : source;
 		char *stem = strndup(base, strcspn(base, "."));
-		if (!stem || string_list_take(&p->objects, format("%s/%zu-%s.o", p->stamp_directory, i, stem)) < 0 ||
-		    string_list_take(&p->depfiles, format("%s/%zu-%s.d", p->stamp_directory, i, stem)) < 0) {
+		if (!stem || string_list_take(&p->objects, build_format("%s/%zu-%s.o", p->stamp_directory, i, stem)) < 0 ||
+		    string_list_take(&p->depfiles, build_format("%s/%zu-%s.d", p->stamp_directory, i, stem)) < 0) {
 			free(stem);
 			return plan_out_of_memory(p);
 		}
@@ -342,7 +341,7 @@ static int plan_c_commands(struct build_plan *p)
 			r |= string_list_add(c, "-fno-omit-frame-pointer");
 			r |= string_list_add(c, "-mno-omit-leaf-frame-pointer");
 		}
-		r |= string_list_take(c, format("-I%s", p->sdk));
+		r |= string_list_take(c, build_format("-I%s", p->sdk));
 		for (size_t f = 0; f < project->build.flag_count; f++)
 			if (!link_only(project->build.flags[f]))
 				r |= string_list_add(c, project->build.flags[f]);
@@ -393,7 +392,7 @@ static int plan_rust_command(struct build_plan *p)
 	const char *target_directory = getenv("CARGO_TARGET_DIR");
 	char *target = target_directory && *target_directory ? build_path(project, target_directory)
 							     : build_path(project, "target");
-	p->cargo_output = target ? format("%s/" BUILD_RUST_TARGET "/%s/%s", target, o->debug ? "debug" : "release", binary) : NULL;
+	p->cargo_output = target ? build_format("%s/" BUILD_RUST_TARGET "/%s/%s", target, o->debug ? "debug" : "release", binary) : NULL;
 	free(target);
 	struct string_list *c = new_command(p);
 	if (!p->rustflags || !p->cargo_output || !c)
@@ -422,9 +421,9 @@ int build_plan_make(struct build_plan *p, const struct project *project, const s
 	const char *slash = strrchr(project->build.output, '/');
 	const char *base = slash ? slash + 1 : project->build.output;
 	int directory_length = slash ? (int)(slash - project->build.output) : 0;
-	p->stamp_directory = format("%.*s%s.%s.tkvm", directory_length, project->build.output, slash ? "/" : "", base);
-	p->temporary = p->stamp_directory ? format("%s/%s", p->stamp_directory, base) : NULL;
-	p->stamp = p->stamp_directory ? format("%s/stamp", p->stamp_directory) : NULL;
+	p->stamp_directory = build_format("%.*s%s.%s.tkvm", directory_length, project->build.output, slash ? "/" : "", base);
+	p->temporary = p->stamp_directory ? build_format("%s/%s", p->stamp_directory, base) : NULL;
+	p->stamp = p->stamp_directory ? build_format("%s/stamp", p->stamp_directory) : NULL;
 	if (!p->output || !p->temporary || !p->stamp)
 		return plan_out_of_memory(p);
 

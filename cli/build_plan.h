@@ -66,4 +66,6 @@ int build_plan_declare_inputs(struct build_plan *p);
 /* The inputs a finished build read: the declared ones and what the
  * compiler reported in its dependency files. -1 only without memory. */
 int build_plan_known_inputs(const struct build_plan *p, struct string_list *inputs);
+/* asprintf that returns the string (NULL without memory). */
+char *build_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #endif

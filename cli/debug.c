@@ -128,17 +128,11 @@ int command_debug(int argc, char **argv)
 			goto out;
 		}
 	}
-	char *with_program[4];
-	if (project_arguments_name_no_program(argc - optind, argv + optind)) {
-		status = project_program_prepare(&p, "tkvm debug ./hello GET /hello   (see 'tkvm debug --help')", &project_elf);
-		if (status != EXIT_OK)
-			goto out;
-		status = EXIT_USAGE;
-		int count = project_arguments_with_program(argc - optind, argv + optind, project_elf, with_program);
-		if (request_options_positional(&request_options, count, with_program, 0, "debug") < 0)
-			goto out;
-	} else if (request_options_positional(&request_options, argc, argv, optind, "debug") < 0)
+	/* No PROGRAM (nothing, a METHOD or a /URL first): the project's. */
+	status = project_request_positional(&p, &request_options, argc, argv, optind, "debug", &project_elf);
+	if (status != EXIT_OK)
 		goto out;
+	status = EXIT_USAGE;
 	const char *program_path = request_options.program_path;
 	if (program_options_finish(&p, program_path) < 0)
 		goto out;

@@ -454,21 +454,11 @@ int command_profile(int argc, char **argv)
 			goto out;
 		}
 	}
-	/* No PROGRAM (nothing, a METHOD or a /URL first): the project's, built
-	 * when stale, as with tkvm run. */
-	char *with_program[4];
-	if (project_arguments_name_no_program(argc - optind, argv + optind)) {
-		status = project_program_prepare(&p, "tkvm profile ./hello GET /hello   (see 'tkvm profile --help')",
-						 &project_elf);
-		if (status != EXIT_OK)
-			goto out;
-		status = EXIT_USAGE;
-		int count = project_arguments_with_program(argc - optind, argv + optind, project_elf, with_program);
-		if (request_options_positional(&o.request, count, with_program, 0, "profile") < 0)
-			goto out;
-	} else if (request_options_positional(&o.request, argc, argv, optind, "profile") < 0) {
+	/* No PROGRAM (nothing, a METHOD or a /URL first): the project's. */
+	status = project_request_positional(&p, &o.request, argc, argv, optind, "profile", &project_elf);
+	if (status != EXIT_OK)
 		goto out;
-	}
+	status = EXIT_USAGE;
 	if (!o.hz && (o.svg_path || o.speedscope_path || o.folded_path)) {
 		cli_error("--svg, --speedscope and --folded need samples, and --hz 0 takes none");
 		goto out;

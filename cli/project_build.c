@@ -26,17 +26,6 @@
 
 extern char **environ;
 
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *format(const char *fmt, ...)
-{
-	char *text = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(&text, fmt, ap) < 0)
-		text = NULL;
-	va_end(ap);
-	return text;
-}
 
 /* --- The project of the current directory -------------------------------- */
 
@@ -121,22 +110,22 @@ char *project_display_path(const struct project *project, const char *relative)
 	if (relative[0] == '/')
 		return strdup(relative);
 	if (!getcwd(cwd, sizeof cwd))
-		return format("%s/%s", dir, relative);
+		return build_format("%s/%s", dir, relative);
 	size_t n = strlen(dir);
 	if (!strcmp(cwd, dir))
 		return strdup(relative);
 	if (strncmp(cwd, dir, n) != 0 || (cwd[n] != '/' && strcmp(dir, "/")))
-		return format("%s/%s", strcmp(dir, "/") ? dir : "", relative);
+		return build_format("%s/%s", strcmp(dir, "/") ? dir : "", relative);
 	/* Inside the project, some directories down. */
 	int depth = 0;
 	for (const char *c = cwd + n; *c; c++)
 		depth += *c == '/';
 	if (depth > 4)
-		return format("%s/%s", dir, relative);
+		return build_format("%s/%s", dir, relative);
 	char ups[16] = "";
 	for (int i = 0; i < depth; i++)
 		strcat(ups, "../");
-	return format("%s%s", ups, relative);
+	return build_format("%s%s", ups, relative);
 }
 
 static int stale_reason(const struct build_plan *p, char *why, size_t size)
@@ -235,7 +224,7 @@ static void print_command(const struct build_plan *p, const struct string_list *
 static char **child_environment(const struct build_plan *p, char **owned)
 {
 	*owned = NULL;
-	if (p->rust && !(*owned = format("RUSTFLAGS=%s", p->rustflags)))
+	if (p->rust && !(*owned = build_format("RUSTFLAGS=%s", p->rustflags)))
 		return NULL;
 	size_t n = 0;
 	while (environ[n])
@@ -443,7 +432,7 @@ static int record_stamp(struct build_plan *p, const struct build_stamp *before)
 static int lock_builds(const struct build_plan *p)
 {
 	char *path = build_path(p->project, p->stamp_directory);
-	char *lock = path ? format("%s/lock", path) : NULL;
+	char *lock = path ? build_format("%s/lock", path) : NULL;
 	int fd = lock ? open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
 	free(path);
 	free(lock);
@@ -652,4 +641,18 @@ int project_program_prepare(struct program_options *options, const char *usage_e
 	}
 	project_free(&project);
 	return status;
+}
+
+int project_request_positional(struct program_options *options, struct request_options *request, int argc,
+			       char **argv, int first, const char *command, char **project_elf)
+{
+	if (!project_arguments_name_no_program(argc - first, argv + first))
+		return request_options_positional(request, argc, argv, first, command) < 0 ? EXIT_USAGE : EXIT_OK;
+	char example[128], *with_program[4];
+	snprintf(example, sizeof example, "tkvm %s ./hello GET /hello   (see 'tkvm %s --help')", command, command);
+	int status = project_program_prepare(options, example, project_elf);
+	if (status != EXIT_OK)
+		return status;
+	int count = project_arguments_with_program(argc - first, argv + first, *project_elf, with_program);
+	return request_options_positional(request, count, with_program, 0, command) < 0 ? EXIT_USAGE : EXIT_OK;
 }

@@ -97,4 +97,13 @@ char **project_build_watch_directories(const struct project *project, const stru
  * *elf_path set, EXIT_USAGE when there is no project (reported with
  * usage_example), EXIT_FAILURE_CODE when it is broken or does not build. */
 int project_program_prepare(struct program_options *options, const char *usage_example, char **elf_path);
+
+struct request_options;
+
+/* PROGRAM [METHOD] URL for run, profile and debug: arguments that name no
+ * program mean the project's (built when stale; *project_elf is then its
+ * malloc'd path). Returns EXIT_OK, or the exit status to leave with
+ * (already reported). */
+int project_request_positional(struct program_options *options, struct request_options *request, int argc,
+			       char **argv, int first, const char *command, char **project_elf);
 #endif

@@ -183,17 +183,9 @@ int command_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	/* No PROGRAM (nothing, a METHOD or a /URL first): the project's, built when stale. */
-	char *with_program[4];
-	if (project_arguments_name_no_program(argc - optind, argv + optind)) {
-		status = project_program_prepare(&p, "tkvm run ./hello GET /hello   (see 'tkvm run --help')", &project_elf);
-		if (status != EXIT_OK)
-			goto out;
-		status = EXIT_USAGE;
-		int count = project_arguments_with_program(argc - optind, argv + optind, project_elf, with_program);
-		if (request_options_positional(&o.request, count, with_program, 0, "run") < 0)
-			goto out;
-	} else if (request_options_positional(&o.request, argc, argv, optind, "run") < 0)
+	/* No PROGRAM (nothing, a METHOD or a /URL first): the project's. */
+	status = project_request_positional(&p, &o.request, argc, argv, optind, "run", &project_elf);
+	if (status != EXIT_OK)
 		goto out;
 	const char *program_path = o.request.program_path;
 	status = EXIT_FAILURE_CODE;

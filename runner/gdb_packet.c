@@ -13,7 +13,7 @@ enum parser_state { WAIT_START, IN_PAYLOAD, CHECKSUM_HIGH, CHECKSUM_LOW };
 
 static const char hex_digits[] = "0123456789abcdef";
 
-static int hex_value(uint8_t c)
+int gdb_hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -63,14 +63,14 @@ enum gdb_packet_event gdb_packet_parser_feed(struct gdb_packet_parser *parser, u
 		}
 		return GDB_PACKET_NONE;
 	case CHECKSUM_HIGH: {
-		int digit = hex_value(byte);
+		int digit = gdb_hex_value(byte);
 		parser->checksum_digits_ok = digit >= 0;
 		parser->received_checksum = (uint8_t)((digit < 0 ? 0 : digit) << 4);
 		parser->state = CHECKSUM_LOW;
 		return GDB_PACKET_NONE;
 	}
 	case CHECKSUM_LOW: {
-		int digit = hex_value(byte);
+		int digit = gdb_hex_value(byte);
 		parser->received_checksum |= (uint8_t)(digit < 0 ? 0 : digit);
 		parser->checksum_ok = parser->checksum_digits_ok && digit >= 0 && parser->received_checksum == parser->checksum;
 		parser->data[parser->length] = 0;

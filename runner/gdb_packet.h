@@ -85,4 +85,6 @@ int gdb_connection_send(struct gdb_connection *connection, const char *payload, 
  * target runs. */
 bool gdb_connection_poll_interrupt(struct gdb_connection *connection);
 void gdb_connection_clear_interrupt(struct gdb_connection *connection);
+/* 0..15 for a hex digit (either case), -1 otherwise. */
+int gdb_hex_value(int c);
 #endif

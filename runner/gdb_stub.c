@@ -192,16 +192,6 @@ struct cursor {
 	const char *at, *end;
 };
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static bool at_end(const struct cursor *c)
 {
@@ -221,10 +211,10 @@ static bool take_hex(struct cursor *c, uint64_t *value)
 {
 	uint64_t v = 0;
 	const char *start = c->at;
-	while (!at_end(c) && hex_value(*c->at) >= 0) {
+	while (!at_end(c) && gdb_hex_value((unsigned char)*c->at) >= 0) {
 		if (v >> 60)
 			return false;
-		v = v << 4 | (uint64_t)hex_value(*c->at);
+		v = v << 4 | (uint64_t)gdb_hex_value((unsigned char)*c->at);
 		c->at++;
 	}
 	*value = v;
@@ -237,7 +227,7 @@ static bool decode_hex(const char *text, size_t text_length, uint8_t *bytes, siz
 	if (text_length != 2 * length)
 		return false;
 	for (size_t i = 0; i < length; i++) {
-		int high = hex_value(text[2 * i]), low = hex_value(text[2 * i + 1]);
+		int high = gdb_hex_value((unsigned char)text[2 * i]), low = gdb_hex_value((unsigned char)text[2 * i + 1]);
 		if (high < 0 || low < 0)
 			return false;
 		bytes[i] = (uint8_t)(high << 4 | low);
