@@ -19,10 +19,10 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -I. -D_GNU_SOURCE -MMD -MP
-LIBS    := -lcjson -lmicrohttpd -lcurl -lsodium -ldw -lelf -lm -lpthread -lrt
+LIBS    := -lcjson -lmicrohttpd -lcurl -lsodium -larchive -ldw -lelf -lm -lpthread -lrt
 
 # Debian packages the build and the tests need (installed by `make deps`).
-DEB_PACKAGES := gcc g++ make musl-tools libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libsodium-dev libdw-dev libelf-dev
+DEB_PACKAGES := gcc g++ make musl-tools libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libsodium-dev libarchive-dev libdw-dev libelf-dev minisign nginx libnginx-mod-http-dav-ext
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 RUNNER_SRC   := $(wildcard runner/*.c)

@@ -13,4 +13,9 @@ int command_build(int argc, char **argv);
 int command_profile(int argc, char **argv);
 int command_test(int argc, char **argv);
 int command_record(int argc, char **argv);
+int command_pack(int argc, char **argv);
+int command_keygen(int argc, char **argv);
+int command_sign(int argc, char **argv);
+int command_verify(int argc, char **argv);
+int command_publish(int argc, char **argv);
 #endif

@@ -285,7 +285,7 @@ static int read_body(const struct reader *r, const struct node *object, struct f
 	if (!path)
 		return out_of_memory(r);
 	struct tkvm_error file_err = {0};
-	int rc = body_read_file(path, &body->data, &body->length, &file_err);
+	int rc = file_read_whole(path, &body->data, &body->length, &file_err);
 	free(path);
 	if (rc < 0)
 		return fail(r, where(&found), "%s: %s", found.name, file_err.message);
@@ -693,7 +693,7 @@ int fixture_load(const char *path, struct fixture *f, struct tkvm_error *err)
 	uint8_t *text;
 	size_t length;
 	memset(f, 0, sizeof *f);
-	int rc = body_read_file(path, &text, &length, err);
+	int rc = file_read_whole(path, &text, &length, err);
 	if (rc < 0)
 		return rc;
 	rc = fixture_parse((const char *)text, length, path, f, err);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "packager/file_io.h"
 #include "runner/error.h"
 
 /* Whether bytes read as text: valid UTF-8 with no NUL and no control
@@ -21,10 +22,4 @@ int body_base64_decode(const char *text, uint8_t **data, size_t *length);
 /* malloc'd, NULL when out of memory. */
 char *body_base64_encode(const uint8_t *data, size_t length);
 
-/* Reads a whole file (at most 1 GiB); the data is NUL-terminated. */
-int body_read_file(const char *path, uint8_t **data, size_t *length, struct tkvm_error *err);
-
-/* Writes path through a temporary file in the same directory and a
- * rename, so readers see the old file or the new one, never half. */
-int file_write_atomic(const char *path, const void *data, size_t length, struct tkvm_error *err);
 #endif

@@ -252,7 +252,7 @@ int har_import(const char *har_path, const struct har_import_options *o, struct 
 	memset(result, 0, sizeof *result);
 	uint8_t *text;
 	size_t length;
-	int rc = body_read_file(har_path, &text, &length, err);
+	int rc = file_read_whole(har_path, &text, &length, err);
 	if (rc < 0)
 		return rc;
 	cJSON *root = json_text_parse((const char *)text, length, har_path, err);

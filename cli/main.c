@@ -19,6 +19,11 @@ static const struct command commands[] = {
 	{"test", command_test, "replay recorded HTTP fixtures (tests/NAME.json) against the program"},
 	{"record", command_record, "send one request with live fetches and save it as a test fixture"},
 	{"debug", command_debug, "run one request under gdb, inside the real sandbox"},
+	{"pack", command_pack, "pack the program into a reproducible tar.xz archive, as production loads it"},
+	{"keygen", command_keygen, "make a minisign-compatible key pair for signing programs"},
+	{"sign", command_sign, "sign a program archive (ARCHIVE.minisig)"},
+	{"verify", command_verify, "check an archive's signature and what it binds"},
+	{"publish", command_publish, "upload the program and update the library JSON at a URL"},
 	{"doctor", command_doctor, "check KVM access, the platform (PVM/VMX/SVM), CPU features and tools"},
 };
 

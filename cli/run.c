@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/debug_session.h"
 #include "cli/fetch_client.h"
+#include "cli/library_load.h"
 #include "cli/program_options.h"
 #include "cli/project_build.h"
 #include "cli/request_options.h"
@@ -30,13 +31,20 @@ static void run_usage(FILE *out)
 	fprintf(out,
 		"usage: tkvm run [options] PROGRAM [METHOD] URL\n"
 		"       tkvm run [options] [METHOD] [URL]      (in a project)\n"
+		"       tkvm run [options] --library LIBRARY NAME [METHOD] URL\n"
 		"\n"
 		"Boots PROGRAM (a static x86-64 ELF) in the KVM sandbox until it calls\n"
 		"wait_for_requests, sends it one request and prints the response body.\n"
 		"METHOD defaults to GET (POST with --data). A query string in URL becomes\n"
 		"the request's arg unless --arg is given. Without PROGRAM, the project's\n"
 		"(tkvm.json here or in a parent) is built when stale and run with its\n"
-		"\"program\" settings; URL defaults to /.\n"
+		"\"program\" settings; URL defaults to /. With --library (a file or an http,\n"
+		"https or file URL), program NAME of that library, fetched, checked and\n"
+		"cached as production loads it (see tkvm serve --help), with its settings.\n"
+		"\n"
+		"library:\n"
+		"      --library LIBRARY    run program NAME of this library JSON\n"
+		LIBRARY_OPTIONS_HELP
 		"\n"
 		"request:\n"
 		"  -d, --data DATA          request body; @FILE reads a file, @- standard input\n"
@@ -61,6 +69,7 @@ static void run_usage(FILE *out)
 		"  tkvm run ./hello GET /hello\n"
 		"  tkvm run -i ./api POST /x --data @in.json -H 'Content-Type: application/json'\n"
 		"  tkvm run ./img GET / --arg '{\"q\":1}' -o out.bin\n"
+		"  tkvm run --library https://cdn.example.com/programs/library.json hello GET /\n"
 		"\n"
 		"exit status: 0 for a 2xx/3xx response, 1 otherwise, 2 for usage errors.\n");
 }
@@ -120,6 +129,46 @@ static void print_boot_failure_json(const char *message)
 	cJSON_Delete(root);
 }
 
+/* --library LIBRARY NAME: the program fetched and checked, its library
+ * settings copied into options before --config and the flags apply. */
+static int library_program(const char *location, const struct library_load_options *load_options,
+			   struct program_options *options, int argc, char **argv, int first, struct program_source *source)
+{
+	if (first >= argc) {
+		cli_error("--library %s: which program? give its NAME first", location);
+		cli_hint("tkvm run --library %s NAME GET /", location);
+		return EXIT_USAGE;
+	}
+	const char *name = argv[first];
+	struct library library;
+	if (library_load(location, &library, "") < 0)
+		return EXIT_FAILURE_CODE;
+	int status = EXIT_OK;
+	const struct library_program *program = library_find(&library, name);
+	char message[1200];
+	if (!program) {
+		char names[600] = "";
+		size_t used = 0;
+		for (size_t i = 0; i < library.program_count && used < sizeof names; i++)
+			used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", library.programs[i].name);
+		cli_error("%s: no program named \"%s\"", location, name);
+		cli_hint("its programs: %s", library.program_count ? names : "none");
+		status = EXIT_USAGE;
+	} else if (library_program_prepare(program, load_options, source, message, sizeof message) < 0) {
+		cli_error("%s: %s", name, message);
+		status = EXIT_FAILURE_CODE;
+	} else {
+		tkvm_settings_free(&options->settings);
+		if (tkvm_settings_copy(&options->settings, &program->settings) < 0) {
+			tkvm_settings_init(&options->settings);
+			cli_error("out of memory");
+			status = EXIT_FAILURE_CODE;
+		}
+	}
+	library_free(&library);
+	return status;
+}
+
 int command_run(int argc, char **argv)
 {
 	static const struct option long_options[] = {
@@ -133,9 +182,14 @@ int command_run(int argc, char **argv)
 		{"json", no_argument, NULL, 'J'},
 		{"debug-port", required_argument, NULL, 'G'},
 		PROGRAM_LONG_OPTIONS,
+		LIBRARY_LONG_OPTIONS,
+		{"library", required_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
 	struct run_options o = {0};
+	struct library_load_options load_options = {0};
+	const char *library_location = NULL;
+	struct program_source library_source = {0};
 	o.debug_port = DEBUG_SESSION_DEFAULT_PORT;
 	char *project_elf = NULL; /* tkvm run [METHOD] URL: the project's program */
 	struct program_options p;
@@ -147,6 +201,8 @@ int command_run(int argc, char **argv)
 		int taken = program_options_take(&p, c, optarg);
 		if (!taken)
 			taken = request_options_take(&o.request, c, optarg);
+		if (!taken)
+			taken = library_load_option(&load_options, c, optarg);
 		if (taken < 0)
 			goto out;
 		if (taken)
@@ -159,6 +215,7 @@ int command_run(int argc, char **argv)
 		case 'S': o.strace = true; break;
 		case 'O': o.show_output = true; break;
 		case 'J': o.json = true; break;
+		case 'L': library_location = optarg; break;
 		case 'G': {
 			char *end;
 			long value = strtol(optarg, &end, 10);
@@ -182,6 +239,12 @@ int command_run(int argc, char **argv)
 			cli_hint("run 'tkvm run --help' for the options");
 			goto out;
 		}
+	}
+	if (library_location) {
+		status = library_program(library_location, &load_options, &p, argc, argv, optind, &library_source);
+		if (status != EXIT_OK)
+			goto out;
+		argv[optind] = library_source.elf_path;
 	}
 	/* No PROGRAM (nothing, a METHOD or a /URL first): the project's. */
 	status = project_request_positional(&p, &o.request, argc, argv, optind, "run", &project_elf);
@@ -246,5 +309,7 @@ free_inputs:
 out:
 	free(project_elf);
 	program_options_free(&p);
+	program_source_free(&library_source);
+	library_load_options_free(&load_options);
 	return status;
 }

@@ -7,6 +7,7 @@
 #include "cli/access_log.h"
 #include "cli/commands.h"
 #include "cli/http_server.h"
+#include "cli/library_load.h"
 #include "cli/program_options.h"
 #include "cli/project_build.h"
 #include "cli/project_watch.h"
@@ -58,7 +59,7 @@ static void serve_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: tkvm serve [options] PROGRAM\n"
-		"       tkvm serve [options] --library LIBRARY.json\n"
+		"       tkvm serve [options] --library LIBRARY.json|URL\n"
 		"       tkvm serve [options] [--watch]          (in a project)\n"
 		"\n"
 		"Serves HTTP on the real KVM sandbox, the way the Varnish TinyKVM VMOD runs\n"
@@ -67,9 +68,16 @@ static void serve_usage(FILE *out)
 		"with an error and the server goes on.\n"
 		"\n"
 		"One PROGRAM answers every URL. With --library, each program of the library\n"
-		"JSON (its \"filename\", a local ELF) answers where its name is either the first\n"
+		"JSON answers where its name is either the first\n"
 		"label of the Host header (Host: hello.localhost) or the first path segment\n"
 		"(/hello/x reaches hello as /x). Flags below apply to every program of a library.\n"
+		"The library is a file or a URL (http, https, file), loaded as production does:\n"
+		"a program's \"uri\" is fetched into its \"filename\" (If-Modified-Since; 304\n"
+		"keeps the cached copy; a matching \"sha256\" skips the fetch), archives are\n"
+		"unpacked, \"sha256\" is checked, and when the library (a group's or program's\n"
+		"\"trusted_keys\") or --trusted-key lists keys, the archive's signature\n"
+		"(URI.minisig) must be good. A program that fails to load is reported with\n"
+		"its cause and the others are served.\n"
 		"With neither, the project's program (tkvm.json here or in a parent), built when\n"
 		"stale, with its \"program\" settings.\n"
 		"\n"
@@ -84,7 +92,8 @@ static void serve_usage(FILE *out)
 		"server:\n"
 		"      --listen ADDRESS     HOST:PORT, PORT, :PORT (all interfaces) or [IPV6]:PORT\n"
 		"                           (default " DEFAULT_LISTEN "; port 0 picks a free port)\n"
-		"      --library FILE       serve the programs of a library JSON (local file)\n"
+		"      --library FILE|URL   serve the programs of a library JSON\n"
+		LIBRARY_OPTIONS_HELP
 		"      --queue-timeout S    how long a request waits for a free VM before 503\n"
 		"                           (default 10)\n"
 		"      --max-body MB        larger request bodies get 413 (default 64)\n"
@@ -122,6 +131,7 @@ static void serve_usage(FILE *out)
 		"  tkvm serve ./hello                               # http://127.0.0.1:8080/\n"
 		"  curl http://127.0.0.1:8080/hello?name=x         # arg = \"name=x\"\n"
 		"  tkvm serve --listen 0.0.0.0:9000 --library programs.json\n"
+		"  tkvm serve --library https://cdn.example.com/programs/library.json\n"
 		"  curl -H 'Host: hello' http://127.0.0.1:9000/     # or http://127.0.0.1:9000/hello/\n"
 		"  tkvm serve --set key=s3cret --concurrency 4 ./hello\n"
 		"  curl -H 'X-LiveUpdate: s3cret' --data-binary @./hello-v2 http://127.0.0.1:8080/\n"
@@ -234,32 +244,16 @@ static int apply_overrides(struct tkvm_settings *settings, const struct program_
 	return 0;
 }
 
-static int load_library(struct serve *s, const char *path, const struct program_options *options, double queue_timeout)
+static int load_library(struct serve *s, const char *location, const struct program_options *options,
+			const struct library_load_options *load_options, double queue_timeout)
 {
-	uint8_t *text;
-	size_t length;
-	if (read_whole_file(path, &text, &length) < 0)
-		return -1;
 	struct library library;
-	memset(&library, 0, sizeof library);
-	struct tkvm_error err = {0};
-	int r = library_parse((const char *)text, length, path, &library, cli_warning_callback, NULL, &err);
-	free(text);
-	if (r < 0) {
-		cli_error("%s", err.message);
+	if (library_load(location, &library, "(not served)") < 0)
 		return -1;
-	}
-	for (size_t i = 0; i < library.problem_count; i++)
-		cli_warning("%s (not served)", library.problems[i].message);
-	r = 0;
+	int r = 0;
 	for (size_t i = 0; i < library.program_count && r == 0; i++) {
 		struct library_program *lp = &library.programs[i];
 		const char *name = lp->name;
-		if (!lp->settings.filename) {
-			cli_warning("%s: no \"filename\": tkvm serve runs local files (fetch %s first) (not served)", name,
-				    lp->settings.uri ? lp->settings.uri : "the program");
-			continue;
-		}
 		if (strchr(name, '/') || strchr(name, '.') || !*name) {
 			cli_warning("%s: a program name with '/' or '.' cannot be routed (not served)", name);
 			continue;
@@ -268,15 +262,22 @@ static int load_library(struct serve *s, const char *path, const struct program_
 			r = -1;
 			break;
 		}
-		if (served_programs_add(&s->programs, name, &lp->settings, lp->settings.filename, queue_timeout, &s->log) < 0) {
+		struct program_source source;
+		char message[1200];
+		if (library_program_prepare(lp, load_options, &source, message, sizeof message) < 0) {
+			cli_warning("%s: %s (not served)", name, message);
+			continue;
+		}
+		if (served_programs_add(&s->programs, name, &lp->settings, source.elf_path, queue_timeout, &s->log) < 0) {
 			cli_error("out of memory");
 			r = -1;
 		}
+		program_source_free(&source);
 	}
 	library_free(&library);
 	if (r == 0 && s->programs.count == 0) {
-		cli_error("%s: no program to serve", path);
-		cli_hint("a program needs a \"filename\" naming a local ELF, e.g. {\"hello\": {\"filename\": \"$PWD/hello\"}}");
+		cli_error("%s: no program to serve", location);
+		cli_hint("each program needs a \"filename\" naming a local ELF or a \"uri\" to fetch, e.g. {\"hello\": {\"filename\": \"$PWD/hello\"}}");
 		return -1;
 	}
 	return r;
@@ -335,10 +336,12 @@ int command_serve(int argc, char **argv)
 		{"debug-port", required_argument, NULL, OPTION_DEBUG_PORT},
 		{"watch", no_argument, NULL, OPTION_WATCH},
 		PROGRAM_LONG_OPTIONS,
+		LIBRARY_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	struct program_options p;
 	program_options_init(&p);
+	struct library_load_options load_options = {0};
 	struct serve s;
 	memset(&s, 0, sizeof s);
 	const char *listen_address = DEFAULT_LISTEN, *library_path = NULL;
@@ -354,6 +357,8 @@ int command_serve(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hc:", long_options, NULL)) != -1) {
 		int taken = program_options_take(&p, c, optarg);
+		if (!taken)
+			taken = library_load_option(&load_options, c, optarg);
 		if (taken < 0)
 			goto out;
 		if (taken)
@@ -451,7 +456,7 @@ int command_serve(int argc, char **argv)
 	}
 	if (library_path) {
 		s.programs.library = true;
-		if (load_library(&s, library_path, &p, queue_timeout) < 0)
+		if (load_library(&s, library_path, &p, &load_options, queue_timeout) < 0)
 			goto free_programs;
 	} else {
 		if (!program_path) {
@@ -525,5 +530,6 @@ close_listen:
 out:
 	free(project_elf);
 	program_options_free(&p);
+	library_load_options_free(&load_options);
 	return status;
 }

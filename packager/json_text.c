@@ -527,6 +527,11 @@ const char *json_text_next_member(const char *at, const char **key_at, const cha
 	return p;
 }
 
+const char *json_text_value_end(const char *value_at)
+{
+	return value_at ? skip_value(value_at) : NULL;
+}
+
 const char *json_text_element(const char *array_at, size_t index)
 {
 	if (!array_at)

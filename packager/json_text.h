@@ -39,6 +39,11 @@ const char *json_text_member(const char *object_at, const char *key, size_t nth,
  * the previous call returned; fills *key_at and *value_at of the next
  * member. NULL after the last one. */
 const char *json_text_next_member(const char *at, const char **key_at, const char **value_at);
+/* The position just after the value at value_at (blanks and comments
+ * before it skipped; strings, comments and nesting inside it too): with
+ * value_at, the span of a value's text, for editing it in place. NULL when
+ * no whole value is there. */
+const char *json_text_value_end(const char *value_at);
 /* Element index (0-based) of the array at array_at. */
 const char *json_text_element(const char *array_at, size_t index);
 /* 1-based line of position at in text, 0 when at is NULL. */

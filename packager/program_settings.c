@@ -109,6 +109,7 @@ static const struct setting_key setting_keys[] = {
 	{ "executable_remapping", KIND_REMAPPING, FIELD(executable_remapping_address),
 	  FIELD(executable_remapping_size), 1, MAX_MEGABYTES, 0 },
 	{ "allowed_hosts", KIND_ARGUMENTS, FIELD(allowed_hosts), FIELD(allowed_host_count), 0, 0, 0 },
+	{ "trusted_keys", KIND_ARGUMENTS, FIELD(trusted_keys), FIELD(trusted_key_count), 0, 0, 0 },
 	{ "stdout", KIND_BOOL, FIELD(stdout_enabled), 0, 0, 0, 0 },
 	{ "verbose", KIND_BOOL, FIELD(verbose), 0, 0, 0, 0 },
 	{ "verbose_syscalls", KIND_BOOL, FIELD(verbose_syscalls), 0, 0, 0, 0 },

@@ -63,6 +63,7 @@ void tkvm_settings_free(struct tkvm_settings *s)
 	free_strings(s->main_arguments, s->main_argument_count);
 	free_strings(s->environment, s->environment_count);
 	free_strings(s->allowed_hosts, s->allowed_host_count);
+	free_strings(s->trusted_keys, s->trusted_key_count);
 	if (s->allowed_paths) {
 		for (size_t i = 0; i < s->allowed_path_count; i++) {
 			free(s->allowed_paths[i].real);
@@ -149,6 +150,7 @@ int tkvm_settings_copy(struct tkvm_settings *dst, const struct tkvm_settings *sr
 			   src->main_argument_count);
 	rc |= copy_strings(&dst->environment, &dst->environment_count, src->environment, src->environment_count);
 	rc |= copy_strings(&dst->allowed_hosts, &dst->allowed_host_count, src->allowed_hosts, src->allowed_host_count);
+	rc |= copy_strings(&dst->trusted_keys, &dst->trusted_key_count, src->trusted_keys, src->trusted_key_count);
 	rc |= copy_allowed_paths(dst, src);
 	rc |= copy_string(&dst->warmup.url, src->warmup.url);
 	rc |= copy_string(&dst->warmup.method, src->warmup.method);

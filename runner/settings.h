@@ -74,6 +74,10 @@ struct tkvm_settings {
 	 * always allowed. */
 	char **allowed_hosts;
 	size_t allowed_host_count;
+	/* tkvm's own key: minisign public keys ("RWQ...") one of which must
+	 * have signed the program's archive; empty = signatures not required. */
+	char **trusted_keys;
+	size_t trusted_key_count;
 
 	bool stdout_enabled; /* key "stdout" */
 	bool verbose;

@@ -24,7 +24,7 @@ EOF
 check "serve --library starts" serve_start lib --library "$TMP/programs.json"
 check "... banner: 5 programs of the library" grep -Eq "^tkvm: serving 5 programs of $TMP/programs.json on http://127\.0\.0\.1:[0-9]+/$" "$SERVE_OUT"
 check "... one line per program with its URL" grep -Eq '^tkvm:   hello: http://127\.0\.0\.1:[0-9]+/hello/ or Host: hello \(starts on its first request\)$' "$SERVE_OUT"
-check "... a program without a filename is a warning" grep -Eq '^warning: remote: no "filename"' "$SERVE_ERR"
+check "... a program without a filename is a warning" grep -Eq '^warning: remote: GET https://example.com/programs/remote.tar.xz: .*\(not served\)$' "$SERVE_ERR"
 check "... a program that fails to boot is an error, the others still serve" grep -Eq '^error: broken: program did not call wait_for_requests' "$SERVE_ERR"
 
 check "by path: /hello/x reaches hello as /x" http_is 200 'Hello from tkvm: /x\n' "${URL}hello/x"
