@@ -178,6 +178,8 @@ int transfer_perform(const struct transfer_request *request, struct transfer_res
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, strcmp(method, "GET") == 0 ? 1L : 0L);
 	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	/* Publishing credentials from ~/.netrc, never from the command line. */
+	curl_easy_setopt(curl, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_SECONDS);
 	if (request->timeout_seconds > 0)
 		curl_easy_setopt(curl, CURLOPT_TIMEOUT, request->timeout_seconds);
