@@ -148,8 +148,8 @@ int signing_secret_key_load(const char *path, const char *password_file, struct 
 int signing_public_key_load(const char *path_or_key, struct minisign_public_key *key)
 {
 	struct tkvm_error err = {0};
-	if (access(path_or_key, F_OK) != 0 && !strchr(path_or_key, '/') &&
-	    minisign_public_key_parse(path_or_key, strlen(path_or_key), key, &err) == 0)
+	/* A key's base64 may hold '/': a key first, then a file. */
+	if (access(path_or_key, F_OK) != 0 && minisign_public_key_parse(path_or_key, strlen(path_or_key), key, &err) == 0)
 		return 0;
 	uint8_t *text;
 	size_t length;

@@ -77,23 +77,22 @@ int trusted_keys_add(struct trusted_keys *keys, const char *key_or_path, struct 
 	struct minisign_public_key key;
 	struct tkvm_error inner = {0};
 	int rc;
-	if (strchr(key_or_path, '/') || strstr(key_or_path, ".pub")) {
+	/* A key's base64 may hold '/': try it as a key first, then as a file. */
+	rc = minisign_public_key_parse(key_or_path, strlen(key_or_path), &key, &inner);
+	if (rc < 0) {
 		uint8_t *text;
 		size_t length;
-		rc = file_read_whole(key_or_path, &text, &length, err);
-		if (rc < 0)
-			return rc;
+		struct tkvm_error file_err = {0};
+		if (file_read_whole(key_or_path, &text, &length, &file_err) < 0) {
+			char shown[80];
+			snprintf(shown, sizeof shown, "%.60s%s", key_or_path, strlen(key_or_path) > 60 ? "..." : "");
+			return tkvm_error_set(err, rc, "\"%s\" is neither a public key (%s) nor a readable key file (%s)",
+					      shown, inner.message, strerror(-file_err.code));
+		}
 		rc = minisign_public_key_parse((const char *)text, length, &key, &inner);
 		free(text);
 		if (rc < 0)
 			return tkvm_error_set(err, rc, "%s: %s", key_or_path, inner.message);
-	} else {
-		rc = minisign_public_key_parse(key_or_path, strlen(key_or_path), &key, &inner);
-		if (rc < 0) {
-			char shown[80];
-			snprintf(shown, sizeof shown, "%.60s%s", key_or_path, strlen(key_or_path) > 60 ? "..." : "");
-			return tkvm_error_set(err, rc, "trusted key \"%s\": %s", shown, inner.message);
-		}
 	}
 	struct minisign_public_key *bigger = realloc(keys->keys, (keys->count + 1) * sizeof *bigger);
 	if (!bigger)
