@@ -72,8 +72,10 @@ int command_pack(int argc, char **argv)
 	target.elf_path = optind < argc ? argv[optind] : NULL;
 	struct packed_program packed;
 	int status = pack_target_pack(&target, &packed);
-	if (status != EXIT_OK)
+	if (status != EXIT_OK) {
+		pack_target_free(&target);
 		return status;
+	}
 	printf("packed %s (%zu bytes)\n", packed.archive_path, packed.archive_size);
 	printf("  sha256 %s\n", packed.archive_sha256);
 	printf("  program %s, ELF sha256 %s\n", target.resolved_name, packed.elf_sha256);

@@ -3,6 +3,7 @@
 #include "packager/archive.h"
 #include "packager/digest.h"
 #include "packager/file_io.h"
+#include "packager/text_join.h"
 #include "packager/transfer.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -15,15 +16,6 @@
 #define LIBRARY_MAX_BYTES (16u << 20)
 #define SIGNATURE_MAX_BYTES (64u << 10)
 #define FETCH_TIMEOUT_SECONDS 300L
-
-static char *join(const char *a, const char *b)
-{
-	size_t n = strlen(a) + strlen(b) + 1;
-	char *s = malloc(n);
-	if (s)
-		snprintf(s, n, "%s%s", a, b);
-	return s;
-}
 
 /* mkdir -p of the directory holding path. */
 static int make_parent_directories(const char *path, struct tkvm_error *err)
@@ -55,8 +47,8 @@ static int make_parent_directories(const char *path, struct tkvm_error *err)
 static char *cache_path(const struct tkvm_settings *s, const struct program_source_options *o)
 {
 	if (o->cache_directory) {
-		char *dir = join(o->cache_directory, "/");
-		char *path = dir ? join(dir, s->name) : NULL;
+		char *dir = text_join(o->cache_directory, "/");
+		char *path = dir ? text_join(dir, s->name) : NULL;
 		free(dir);
 		return path;
 	}
@@ -68,7 +60,7 @@ static char *cache_path(const struct tkvm_settings *s, const struct program_sour
 		snprintf(root, sizeof root, "%s/tkvm/programs/", base);
 	else
 		snprintf(root, sizeof root, "%s/.cache/tkvm/programs/", getenv("HOME") ? getenv("HOME") : "/tmp");
-	return join(root, s->name);
+	return text_join(root, s->name);
 }
 
 static bool file_exists(const char *path, struct stat *st)
@@ -99,7 +91,7 @@ static void note_signer(const uint8_t *text, size_t length, struct program_sourc
 static bool cache_trusted(const char *target, const char *storage_path, const struct trusted_keys *keys,
 			  const char *name, struct program_source *source)
 {
-	char *sig_path = join(target, PROGRAM_SIGNATURE_SUFFIX);
+	char *sig_path = text_join(target, PROGRAM_SIGNATURE_SUFFIX);
 	uint8_t *text = NULL;
 	size_t length = 0;
 	struct tkvm_error ignored = {0};
@@ -162,7 +154,7 @@ static int install(const struct tkvm_settings *s, const struct program_source_op
 	struct transfer_response signature = {0};
 	int rc = 0;
 	if (keys->count) {
-		char *sig_url = join(s->uri, PROGRAM_SIGNATURE_SUFFIX);
+		char *sig_url = text_join(s->uri, PROGRAM_SIGNATURE_SUFFIX);
 		if (!sig_url)
 			return tkvm_error_set(err, -ENOMEM, "out of memory");
 		rc = fetch(sig_url, 0, SIGNATURE_MAX_BYTES, &signature, err);
@@ -203,7 +195,7 @@ static int install(const struct tkvm_settings *s, const struct program_source_op
 	else if (rc == 0)
 		unlink(storage_path); /* a storage ELF from an older version must not run with this one */
 	if (rc == 0 && keys->count) {
-		char *sig_path = join(target, PROGRAM_SIGNATURE_SUFFIX);
+		char *sig_path = text_join(target, PROGRAM_SIGNATURE_SUFFIX);
 		rc = sig_path ? file_write_atomic(sig_path, signature.body, signature.body_size, err)
 			      : tkvm_error_set(err, -ENOMEM, "out of memory");
 		free(sig_path);
@@ -236,7 +228,7 @@ static int prepare_local(const struct tkvm_settings *s, const struct trusted_key
 		return tkvm_error_set(err, -EBADMSG, "%s: its sha256 differs from the library's \"sha256\"", s->filename);
 	if (keys->count) {
 		/* A local program is signed as a file of its own: FILE.minisig. */
-		char *sig_path = join(s->filename, PROGRAM_SIGNATURE_SUFFIX);
+		char *sig_path = text_join(s->filename, PROGRAM_SIGNATURE_SUFFIX);
 		uint8_t *sig = NULL, *data = NULL;
 		size_t sig_length = 0, length = 0;
 		int rc = sig_path ? 0 : tkvm_error_set(err, -ENOMEM, "out of memory");
@@ -257,7 +249,7 @@ static int prepare_local(const struct tkvm_settings *s, const struct trusted_key
 		if (rc < 0)
 			return rc;
 	}
-	char *storage_path = join(s->filename, "_storage");
+	char *storage_path = text_join(s->filename, "_storage");
 	if (!(source->elf_path = strdup(s->filename)) || !storage_path) {
 		free(storage_path);
 		return tkvm_error_set(err, -ENOMEM, "out of memory");
@@ -274,7 +266,7 @@ static int prepare_remote(const struct tkvm_settings *s, const struct program_so
 			  const struct trusted_keys *keys, struct program_source *source, struct tkvm_error *err)
 {
 	char *target = cache_path(s, options);
-	char *storage_path = target ? join(target, "_storage") : NULL;
+	char *storage_path = target ? text_join(target, "_storage") : NULL;
 	if (!target || !storage_path) {
 		free(target);
 		free(storage_path);

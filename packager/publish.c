@@ -1,6 +1,7 @@
 /* Publishing to a library host (see publish.h). */
 #include "packager/publish.h"
 #include "packager/file_io.h"
+#include "packager/text_join.h"
 #include "packager/json_text.h"
 #include "packager/library_edit.h"
 #include <cjson/cJSON.h>
@@ -33,15 +34,6 @@ static void say(const struct publish_options *o, const char *fmt, ...)
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	o->say(o->say_context, line);
-}
-
-static char *concat(const char *a, const char *b)
-{
-	size_t n = strlen(a) + strlen(b) + 1;
-	char *s = malloc(n);
-	if (s)
-		snprintf(s, n, "%s%s", a, b);
-	return s;
 }
 
 /* A member's value as publishing writes it: one key per line, values
@@ -210,12 +202,12 @@ static int publish_directory(const struct publish_options *o, const char *base, 
 		return rc;
 	}
 	const char *library_name = o->library_name ? o->library_name : PUBLISH_LIBRARY_NAME;
-	char *library_path = concat(directory, library_name);
-	char *lock_path = library_path ? concat(library_path, ".lock") : NULL;
-	char *uri = concat(base, o->archive_name);
+	char *library_path = text_join(directory, library_name);
+	char *lock_path = library_path ? text_join(library_path, ".lock") : NULL;
+	char *uri = text_join(base, o->archive_name);
 	int rc = library_path && lock_path && uri ? 0 : tkvm_error_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; rc == 0 && i < o->file_count && !o->dry_run; i++) {
-		char *path = concat(directory, o->files[i].name);
+		char *path = text_join(directory, o->files[i].name);
 		rc = path ? file_write_atomic(path, o->files[i].data, o->files[i].size, err)
 			  : tkvm_error_set(err, -ENOMEM, "out of memory");
 		if (rc == 0)
@@ -251,7 +243,7 @@ static int publish_directory(const struct publish_options *o, const char *base, 
 	if (lock_fd >= 0)
 		close(lock_fd); /* releases the flock */
 	if (rc == 0)
-		r->library_url = concat(base, library_name);
+		r->library_url = text_join(base, library_name);
 	free(new_text);
 	free(text);
 	free(uri);
@@ -281,7 +273,7 @@ static int expect_success(const char *method, const char *url, const struct tran
 static int put_file(const struct publish_options *o, const char *base, const struct publish_file *file, bool progress,
 		    struct tkvm_error *err)
 {
-	char *url = concat(base, file->name);
+	char *url = text_join(base, file->name);
 	if (!url)
 		return tkvm_error_set(err, -ENOMEM, "out of memory");
 	struct transfer_request request = {
@@ -467,8 +459,8 @@ static int publish_http(const struct publish_options *o, const char *base, struc
 			struct tkvm_error *err)
 {
 	const char *library_name = o->library_name ? o->library_name : PUBLISH_LIBRARY_NAME;
-	char *url = concat(base, library_name);
-	char *uri = concat(base, o->archive_name);
+	char *url = text_join(base, library_name);
+	char *uri = text_join(base, o->archive_name);
 	if (!url || !uri) {
 		free(url);
 		free(uri);
@@ -525,7 +517,7 @@ int publish_program(const struct publish_options *o, struct publish_result *r, s
 		return tkvm_error_set(err, -EPROTONOSUPPORT, "%s: publish to an http://, https:// or file:// URL",
 				      o->base_url);
 	size_t n = strlen(o->base_url);
-	char *base = n && o->base_url[n - 1] == '/' ? strdup(o->base_url) : concat(o->base_url, "/");
+	char *base = n && o->base_url[n - 1] == '/' ? strdup(o->base_url) : text_join(o->base_url, "/");
 	if (!base)
 		return tkvm_error_set(err, -ENOMEM, "out of memory");
 	int rc = strncasecmp(base, "file://", 7) == 0 ? publish_directory(o, base, r, err) : publish_http(o, base, r, err);
