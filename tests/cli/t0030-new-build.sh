@@ -147,11 +147,18 @@ cp "$TMP/tkvm.json.good" tkvm.json
 sed -i 's|"max_memory": 64|"max_memory": "lots"|' tkvm.json
 check "a bad program setting: exit 1 naming it" run_is 1 '' '^error: tkvm\.json:20: .*max_memory' run GET /
 cp "$TMP/tkvm.json.good" tkvm.json
-sed -i 's|"max_memory": 64|"max_memory": 64, "max_boot_time": 0.001|' tkvm.json
-check "run uses the \"program\" settings (max_boot_time 0.001)" \
-	run_is 1 '' '^error: hello: program did not call wait_for_requests within max_boot_time \(0\.001 s\)' run GET /
-check "... flags still override them" run_is 0 'Hello from hello! You asked for /\n' '' run --max-boot-time 10 GET /
+# The boot spins for 100 ms of wall-clock time, so 0.01 s can never be enough
+# (hello's own boot may take less than a millisecond).
+cp src/main.c "$TMP/main.c.good"
+sed -i 's|^#include <stdio.h>$|#include <stdio.h>\n#include <time.h>|' src/main.c
+sed -i 's|^\tset_backend_get(on_get);$|\tstruct timespec t0, t1;\n\tclock_gettime(CLOCK_MONOTONIC, \&t0);\n\tdo\n\t\tclock_gettime(CLOCK_MONOTONIC, \&t1);\n\twhile ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) < 100000000L);\n\tset_backend_get(on_get);|' src/main.c
+check "the slow-boot edit applied" grep -q 'CLOCK_MONOTONIC, &t1' src/main.c
+sed -i 's|"max_memory": 64|"max_memory": 64, "max_boot_time": 0.01|' tkvm.json
+check "run uses the \"program\" settings (max_boot_time 0.01)" \
+	run_is 1 '' '^error: hello: program did not call wait_for_requests within max_boot_time \(0\.01 s\)' run GET /
+check "... flags still override them" run_is 0 'Hello from hello! You asked for /\n' '*' run --max-boot-time 10 GET /
 cp "$TMP/tkvm.json.good" tkvm.json
+cp "$TMP/main.c.good" src/main.c
 sed -i 's|"max_memory": 64|"max_memroy": 64|' tkvm.json
 check "an unknown program setting: a warning" run_is 0 'Hello from hello! You asked for /\n' \
 	'^warning: tkvm\.json:20: unknown key "max_memroy" \(ignored; did you mean "max_memory"\?\)$' run GET /
