@@ -62,6 +62,9 @@ static void publish_usage(FILE *out)
 		"      --limit-rate BYTES   upload at most BYTES per second (k/m suffixes)\n"
 		"  -q, --quiet              no progress bar\n"
 		"\n"
+		"Credentials come from ~/.netrc. An https host signed by a private CA is\n"
+		"trusted with CURL_CA_BUNDLE=CA.pem (or SSL_CERT_FILE), as curl does.\n"
+		"\n"
 		"examples:\n"
 		"  tkvm publish https://cdn.example.com/programs/\n"
 		"  tkvm publish --dry-run file:///srv/programs/\n",

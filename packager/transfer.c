@@ -115,6 +115,54 @@ static int on_progress(void *context, curl_off_t download_total, curl_off_t down
 
 void transfer_global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+/* The CAs an https server's certificate must chain to: the system's, unless
+ * the environment names others, read as curl(1) reads them (CURL_CA_BUNDLE,
+ * else SSL_CERT_FILE; SSL_CERT_DIR for a hashed directory). A library host
+ * with a private CA is then trusted the same way by tkvm and by curl. */
+static const char *ca_bundle(void)
+{
+	const char *bundle = getenv("CURL_CA_BUNDLE");
+	if (!bundle || !*bundle)
+		bundle = getenv("SSL_CERT_FILE");
+	return bundle && *bundle ? bundle : NULL;
+}
+
+static void set_trust(CURL *curl)
+{
+	const char *bundle = ca_bundle(), *dir = getenv("SSL_CERT_DIR");
+	if (bundle)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, bundle);
+	if (dir && *dir)
+		curl_easy_setopt(curl, CURLOPT_CAPATH, dir);
+}
+
+/* A failed transfer in one line. curl's short text names the cause (the URL
+ * already names host and port); for TLS its error buffer says what was wrong
+ * with the certificate, and the message says what to do about it. */
+static int transfer_failure(struct tkvm_error *err, const char *method, const char *url, CURLcode code,
+			    const char *detail)
+{
+	const char *why = *detail ? detail : curl_easy_strerror(code);
+	switch (code) {
+	case CURLE_FILE_COULDNT_READ_FILE:
+		return tkvm_error_set(err, -ENOENT, "%s %s: no such file", method, url);
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return tkvm_error_set(err, -EACCES,
+				      "%s %s: the server's TLS certificate is not trusted (%s); if the host uses a "
+				      "private CA, set CURL_CA_BUNDLE to that CA's certificate file",
+				      method, url, why);
+	case CURLE_SSL_CACERT_BADFILE:
+		return tkvm_error_set(err, -EACCES, "%s %s: cannot read the CA certificates %s (%s)", method, url,
+				      ca_bundle() ? ca_bundle() : "of the system", why);
+	case CURLE_OPERATION_TIMEDOUT:
+		return tkvm_error_set(err, -ETIMEDOUT, "%s %s: timed out (%s)", method, url, why);
+	case CURLE_SSL_CONNECT_ERROR:
+		return tkvm_error_set(err, -EIO, "%s %s: TLS handshake failed (%s)", method, url, why);
+	default:
+		return tkvm_error_set(err, -EIO, "%s %s: %s", method, url, curl_easy_strerror(code));
+	}
+}
+
 bool transfer_url_supported(const char *url)
 {
 	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0 ||
@@ -172,8 +220,11 @@ int transfer_perform(const struct transfer_request *request, struct transfer_res
 		if (more)
 			headers = more;
 	}
+	char detail[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
 	curl_easy_setopt(curl, CURLOPT_URL, request->url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	set_trust(curl);
 	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, strcmp(method, "GET") == 0 ? 1L : 0L);
 	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
@@ -225,10 +276,10 @@ int transfer_perform(const struct transfer_request *request, struct transfer_res
 		if (receive.overflow)
 			rc = tkvm_error_set(err, -EFBIG, "%s %s: the answer is larger than %zu bytes", method, request->url,
 					    receive.limit);
-		else if (code == CURLE_FILE_COULDNT_READ_FILE)
-			rc = tkvm_error_set(err, -ENOENT, "%s %s: no such file", method, request->url);
+		else if (receive.out_of_memory)
+			rc = tkvm_error_set(err, -ENOMEM, "%s %s: out of memory for the answer", method, request->url);
 		else
-			rc = tkvm_error_set(err, -EIO, "%s %s: %s", method, request->url, curl_easy_strerror(code));
+			rc = transfer_failure(err, method, request->url, code, detail);
 	} else {
 		long status = 0, unmet = 0;
 		curl_off_t filetime = -1;

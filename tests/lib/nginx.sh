@@ -18,14 +18,18 @@
 # served at /), NGINX_PID (the master), NGINX_PORT, NGINX_DIR, NGINX_ACCESS_LOG, NGINX_ERROR_LOG.
 # Knobs, read by nginx_start: NGINX_LOCK_TIMEOUT (dav_ext lock lifetime, default 60s; whole
 # seconds: "1s" at least, "500ms" and "0" are refused), NGINX_EXTRA_CONF (directives pasted into the
-# server block, e.g. 'location /ro/ { limit_except GET { deny all; } }'), NGINX_BIN.
+# server block, e.g. 'location /ro/ { limit_except GET { deny all; } }'), NGINX_BIN, NGINX_TLS (1:
+# https only, with a certificate for 127.0.0.1 and localhost signed by a private CA made for the
+# run; NGINX_URL is then https://127.0.0.1:PORT and NGINX_CA the CA's certificate file, which no
+# client trusts unless told to: CURL_CA_BUNDLE=$NGINX_CA, or curl --cacert "$NGINX_CA").
 # Test locations besides the WebDAV root: /error500/... answers 500; /garbage/... answers 200 with
 # "<garbage that is not JSON>" as application/json. The access log (one line a request) records
 # the status and the If, If-Match, If-None-Match and If-Modified-Since headers the client sent.
 # dav_lock URL sets DAV_TOKEN ("<urn:xxxxxxxx>") and DAV_STATUS; dav_unlock URL TOKEN.
 # Needs the Debian 12 packages nginx (/usr/sbin/nginx, with ngx_http_dav_module built in) and
 # libnginx-mod-http-dav-ext (LOCK, UNLOCK, PROPFIND, OPTIONS; without it those are not configured
-# and have_nginx_dav_ext fails), plus curl and python3 (a free port; /dev/urandom otherwise).
+# and have_nginx_dav_ext fails), plus curl and python3 (a free port; /dev/urandom otherwise), and
+# openssl for NGINX_TLS.
 #
 # What nginx 1.22.1 + dav-ext 3.0.0 (Debian 12) does, found with curl against this configuration:
 # a) Conditional PUT: none. PUT ignores If-Match (a stale "deadbeef-8" and the current ETag both
@@ -91,6 +95,7 @@ NGINX_PID=""
 NGINX_URL=""
 NGINX_ROOT=""
 NGINX_DIR=""
+NGINX_CA=""
 
 # have_nginx: nginx is installed (tests skip otherwise). have_nginx_dav_ext: so is the module for
 # LOCK, UNLOCK, PROPFIND and OPTIONS.
@@ -150,8 +155,14 @@ EOF
 		have_nginx_dav_ext && echo "	dav_ext_lock_zone zone=tkvm_locks:1m timeout=${NGINX_LOCK_TIMEOUT:-60s};"
 		cat <<EOF
 	server {
-		listen 127.0.0.1:$nc_port;
+		listen 127.0.0.1:$nc_port${NGINX_TLS:+ ssl};
 		server_name localhost;
+EOF
+		if [ -n "${NGINX_TLS:-}" ]; then
+			echo "		ssl_certificate $nc_dir/tls/server.pem;"
+			echo "		ssl_certificate_key $nc_dir/tls/server.key;"
+		fi
+		cat <<EOF
 		root $nc_dir/root;
 		location / {
 			dav_methods PUT DELETE MKCOL COPY MOVE;
@@ -173,6 +184,21 @@ ${NGINX_EXTRA_CONF:-}
 }
 EOF
 	} >"$nc_dir/conf/nginx.conf"
+}
+
+# nginx_tls DIR: a private CA (DIR/ca.pem) and a server certificate it signed for 127.0.0.1 and
+# localhost (DIR/server.pem, DIR/server.key), valid for two days. openssl's output goes to DIR/log.
+nginx_tls() {
+	mkdir -p "$1" && (
+		cd "$1" &&
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+				-subj '/CN=tkvm test CA' -keyout ca.key -out ca.pem &&
+			openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-subj '/CN=127.0.0.1' -keyout server.key -out server.csr &&
+			printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >server.ext &&
+			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+				-extfile server.ext -out server.pem
+	) >"$1/log" 2>&1
 }
 
 # nginx_fail MESSAGE: a "not ok" line with nginx's logs; stops what is left of it.
@@ -200,10 +226,23 @@ nginx_start() {
 		tap_failed=1
 		return 1
 	fi
+	NGINX_CA=""
+	ns_scheme=http
+	if [ -n "${NGINX_TLS:-}" ]; then
+		if ! nginx_tls "$NGINX_DIR/tls"; then
+			echo "not ok - nginx_start: openssl could not make the test certificates:"
+			sed 's/^/#   /' "$NGINX_DIR/tls/log" | tail -n 10
+			tap_failed=1
+			return 1
+		fi
+		NGINX_CA=$NGINX_DIR/tls/ca.pem
+		ns_scheme=https
+	fi
+	export NGINX_CA
 	ns_try=0
 	while :; do
 		NGINX_PORT=$(nginx_port)
-		NGINX_URL=http://127.0.0.1:$NGINX_PORT
+		NGINX_URL=$ns_scheme://127.0.0.1:$NGINX_PORT
 		nginx_conf "$NGINX_DIR" "$NGINX_PORT"
 		: >"$NGINX_ERROR_LOG"
 		# -e: nginx writes to its compiled-in error log before it reads error_log.
@@ -213,7 +252,8 @@ nginx_start() {
 		export NGINX_URL NGINX_ROOT NGINX_PID NGINX_PORT NGINX_DIR
 		ns_i=0
 		while [ $ns_i -lt 100 ]; do
-			ns_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$NGINX_URL/error500/" 2>/dev/null)
+			ns_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 ${NGINX_CA:+--cacert "$NGINX_CA"} \
+				"$NGINX_URL/error500/" 2>/dev/null)
 			[ "$ns_code" = 500 ] && return 0
 			kill -0 "$NGINX_PID" 2>/dev/null || break
 			sleep 0.1
