@@ -96,7 +96,7 @@ static void show_progress(void *context, uint64_t sent, uint64_t total)
 	memset(bar, '#', (size_t)filled);
 	memset(bar + filled, ' ', (size_t)(30 - filled));
 	bar[30] = 0;
-	fprintf(stderr, "\r  uploading %s [%s] %3d%% %.1f/%.1f kB%s", p->name, bar, percent, sent / 1024.0,
+	fprintf(stderr, "\r  uploading %s [%s] %3d%% %.1f/%.1f KiB%s", p->name, bar, percent, sent / 1024.0,
 		total / 1024.0, sent >= total ? "\n" : "");
 	fflush(stderr);
 }
@@ -289,6 +289,8 @@ int command_publish(int argc, char **argv)
 	struct tkvm_error err = {0};
 	if (status == EXIT_OK) {
 		if (publish_program(&options, &result, &err) < 0) {
+			if (progress.last_percent >= 0 && progress.last_percent < 100)
+				fputc('\n', stderr); /* the error on a line of its own, not after the bar */
 			cli_error("%s", err.message);
 			status = EXIT_FAILURE_CODE;
 		} else {

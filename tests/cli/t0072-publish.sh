@@ -142,6 +142,22 @@ tk publish -q "$U/"
 check "... the next publisher waits out the dead one's lock and succeeds" eval 'status_is 0 && grep -q "\"max_request_time\": 4" "$LIB"'
 check "... and keeps every other entry" valid_library "$LIB" alpha beta other compute pad0000 pad1499
 
+# On a terminal (script(1) gives the command one): a progress bar on stderr, redrawn in place.
+# The archive (~270 KB) at 100 kB/s takes ~3 s, and curl reports progress at least once a second.
+if command -v script >/dev/null; then
+	sed -i 's/"max_request_time": 4/"max_request_time": 5/' "$A/tkvm.json"
+	(cd "$A" && script -qec "'$TKVM' publish --limit-rate 100k '$U/'" /dev/null) </dev/null >"$TMP/tty.out" 2>&1
+	check "on a terminal: publish exits 0" test $? = 0
+	check "... the progress bar reaches 100% on a line of its own" \
+		sh -c 'tr "\r" "\n" <"$0" | grep -Eq "^  uploading alpha\.tar\.xz \[#{30}\] 100% [0-9.]+/[0-9.]+ KiB"' "$TMP/tty.out"
+	check "... and is redrawn as the upload goes (at least 3 steps, each on the same line)" \
+		sh -c '[ "$(tr "\r" "\n" <"$0" | grep -Ec "^  uploading alpha\.tar\.xz \[[# ]{30}\] +[0-9]+%")" -ge 3 ] &&
+			[ "$(grep -c "uploading alpha" "$0")" = 1 ]' "$TMP/tty.out"
+	check "... then says what it did" grep -q "^published alpha 0.1.0 to $U/library.json" "$TMP/tty.out"
+	check "... the library has the new settings" grep -q '"max_request_time": 5' "$LIB"
+	check "not on a terminal: no progress bar" sh -c '! grep -q "uploading" "$0"' "$TMP/tk.err"
+fi
+
 # Servers that fail.
 tk publish "$NGINX_URL/error500/"
 check "a server answering 500: exit 1 naming the URL and status" eval 'status_is 1 && err_has "PUT $NGINX_URL/error500/alpha.tar.xz: 500 Internal Server Error"'
