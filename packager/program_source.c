@@ -125,7 +125,7 @@ static int fetch(const char *url, time_t if_modified_since, size_t max_body, str
 
 static int status_error(const char *url, long status, struct tkvm_error *err)
 {
-	char text[64];
+	char text[TRANSFER_STATUS_TEXT_SIZE];
 	return tkvm_error_set(err, status == 404 ? -ENOENT : -EIO, "GET %s: %s", url,
 			      transfer_status_text(status, text, sizeof text));
 }

@@ -260,12 +260,12 @@ static int expect_success(const char *method, const char *url, const struct tran
 {
 	if (response->status >= 200 && response->status < 300)
 		return 0;
-	char status[64];
+	char status[TRANSFER_STATUS_TEXT_SIZE];
 	transfer_status_text(response->status, status, sizeof status);
 	const char *hint = "";
 	if (response->status == 405 || response->status == 501)
 		hint = " (does the server accept WebDAV PUT there? nginx: dav_methods PUT)";
-	else if (response->status == 401 || response->status == 403)
+	else if (response->status == 403)
 		hint = " (the server refuses to store files there)";
 	return tkvm_error_set(err, -EIO, "%s %s: %s%s", method, url, status, hint);
 }
@@ -345,7 +345,7 @@ static int lock_library(const char *url, char **token, struct tkvm_error *err)
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (status != 423 || now.tv_sec - start.tv_sec > LOCK_WAIT_SECONDS) {
-			char text[64];
+			char text[TRANSFER_STATUS_TEXT_SIZE];
 			return tkvm_error_set(err, -EBUSY, "LOCK %s: %s%s", url, transfer_status_text(status, text, sizeof text),
 					      status == 423 ? " for over a minute (another publisher holds it)" : "");
 		}
@@ -411,7 +411,7 @@ static int library_round(const struct publish_options *o, const char *url, const
 	if (rc < 0)
 		return rc;
 	if (current.status != 200 && current.status != 404) {
-		char status[64];
+		char status[TRANSFER_STATUS_TEXT_SIZE];
 		rc = tkvm_error_set(err, -EIO, "GET %s: %s", url, transfer_status_text(current.status, status, sizeof status));
 		transfer_response_free(&current);
 		return rc;

@@ -183,7 +183,11 @@ const char *transfer_status_text(long status, char *buf, size_t size)
 	};
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
 		if (texts[i].status == status) {
-			snprintf(buf, size, "%ld %s", status, texts[i].text);
+			/* Credentials only ever come from ~/.netrc: say so where they are missing. */
+			snprintf(buf, size, "%ld %s%s", status, texts[i].text,
+				 status == 401 ? " (tkvm logs in with this host's entry in ~/.netrc: there is none, "
+						 "or it is wrong)"
+					       : "");
 			return buf;
 		}
 	snprintf(buf, size, "status %ld", status);

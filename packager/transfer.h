@@ -50,7 +50,9 @@ int transfer_perform(const struct transfer_request *request, struct transfer_res
 		     struct tkvm_error *err);
 void transfer_response_free(struct transfer_response *response);
 
-/* "404 Not Found" for a status, for messages. */
+/* "404 Not Found" for a status, for messages; 401 says where credentials come
+ * from. buf holds TRANSFER_STATUS_TEXT_SIZE bytes. */
+#define TRANSFER_STATUS_TEXT_SIZE 160
 const char *transfer_status_text(long status, char *buf, size_t size);
 
 /* Whether url is one transfer_perform takes (http://, https://, file://). */

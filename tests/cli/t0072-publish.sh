@@ -158,6 +158,29 @@ if command -v script >/dev/null; then
 	check "not on a terminal: no progress bar" sh -c '! grep -q "uploading" "$0"' "$TMP/tk.err"
 fi
 
+# A host behind HTTP basic auth: the login comes from ~/.netrc, never from the command line.
+P=$NGINX_URL/private/programs
+HOME=$TMP/home-none tk publish -q "$P/"
+check "a host that wants a login, none in ~/.netrc: exit 1" status_is 1
+check "... 401, and where tkvm takes logins from" \
+	err_has "^error: PUT $P/alpha\.tar\.xz: 401 Unauthorized \(tkvm logs in with this host's entry in ~/\.netrc"
+check "... nothing stored" test ! -e "$NGINX_ROOT/private/programs/alpha.tar.xz"
+mkdir -p "$TMP/home-bad" "$TMP/home"
+printf 'machine 127.0.0.1 login %s password wrong\n' "$NGINX_USER" >"$TMP/home-bad/.netrc"
+HOME=$TMP/home-bad tk publish -q "$P/"
+check "a wrong password in ~/.netrc: exit 1, 401" eval 'status_is 1 && err_has "401 Unauthorized"'
+printf 'machine 127.0.0.1\n  login %s\n  password %s\n' "$NGINX_USER" "$NGINX_PASSWORD" >"$TMP/home/.netrc"
+chmod 600 "$TMP/home/.netrc"
+HOME=$TMP/home tk publish -q "$P/"
+check "the login in ~/.netrc: published" eval 'status_is 0 && out_has "^published alpha 0.1.0 to $P/library.json$"'
+check "... archive and library stored behind the login" \
+	eval 'cmp -s "$NGINX_ROOT/private/programs/alpha.tar.xz" "$A/build/alpha.tar.xz" && valid_library "$NGINX_ROOT/private/programs/library.json" alpha'
+HOME=$TMP/home tk run --cache "$TMP/private-cache" --library "$P/library.json" alpha GET /netrc
+check "run --library from behind the login: answers" eval 'status_is 0 && out_has "^Hello from alpha! You asked for /netrc$"'
+HOME=$TMP/home-none tk run --cache "$TMP/private-cache2" --library "$P/library.json" alpha GET /
+check "... without the login: exit 1, 401 for the library" \
+	eval 'status_is 1 && err_has "GET $P/library\.json: 401 Unauthorized \(tkvm logs in"'
+
 # Servers that fail.
 tk publish "$NGINX_URL/error500/"
 check "a server answering 500: exit 1 naming the URL and status" eval 'status_is 1 && err_has "PUT $NGINX_URL/error500/alpha.tar.xz: 500 Internal Server Error"'

@@ -22,8 +22,9 @@
 # https only, with a certificate for 127.0.0.1 and localhost signed by a private CA made for the
 # run; NGINX_URL is then https://127.0.0.1:PORT and NGINX_CA the CA's certificate file, which no
 # client trusts unless told to: CURL_CA_BUNDLE=$NGINX_CA, or curl --cacert "$NGINX_CA").
-# Test locations besides the WebDAV root: /error500/... answers 500; /garbage/... answers 200 with
-# "<garbage that is not JSON>" as application/json. The access log (one line a request) records
+# Test locations besides the WebDAV root: /private/... is the same WebDAV store behind HTTP basic
+# auth (user $NGINX_USER, password $NGINX_PASSWORD; 401 otherwise); /error500/... answers 500;
+# /garbage/... answers 200 with "<garbage that is not JSON>" as application/json. The access log (one line a request) records
 # the status and the If, If-Match, If-None-Match and If-Modified-Since headers the client sent.
 # dav_lock URL sets DAV_TOKEN ("<urn:xxxxxxxx>") and DAV_STATUS; dav_unlock URL TOKEN.
 # Needs the Debian 12 packages nginx (/usr/sbin/nginx, with ngx_http_dav_module built in) and
@@ -96,6 +97,8 @@ NGINX_URL=""
 NGINX_ROOT=""
 NGINX_DIR=""
 NGINX_CA=""
+NGINX_USER=tkvm-publisher
+NGINX_PASSWORD=s3cret-pw
 
 # have_nginx: nginx is installed (tests skip otherwise). have_nginx_dav_ext: so is the module for
 # LOCK, UNLOCK, PROPFIND and OPTIONS.
@@ -124,9 +127,23 @@ nginx_port() {
 		echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
 }
 
-# nginx_conf DIR PORT: writes DIR/conf/nginx.conf.
+# nginx_dav_directives: the WebDAV set-up of a location (/ and /private/).
+nginx_dav_directives() {
+	echo "			dav_methods PUT DELETE MKCOL COPY MOVE;"
+	echo "			create_full_put_path on;"
+	echo "			dav_access user:rw group:r all:r;"
+	echo "			client_max_body_size 200m;"
+	echo "			autoindex off;"
+	if have_nginx_dav_ext; then
+		echo "			dav_ext_methods PROPFIND OPTIONS LOCK UNLOCK;"
+		echo "			dav_ext_lock zone=tkvm_locks;"
+	fi
+}
+
+# nginx_conf DIR PORT: writes DIR/conf/nginx.conf, and DIR/conf/htpasswd for /private/.
 nginx_conf() {
 	nc_dir=$1 nc_port=$2
+	echo "$NGINX_USER:{PLAIN}$NGINX_PASSWORD" >"$nc_dir/conf/htpasswd"
 	{
 		echo "# written by tests/lib/nginx.sh"
 		echo "daemon off;"
@@ -165,16 +182,15 @@ EOF
 		cat <<EOF
 		root $nc_dir/root;
 		location / {
-			dav_methods PUT DELETE MKCOL COPY MOVE;
-			create_full_put_path on;
-			dav_access user:rw group:r all:r;
-			client_max_body_size 200m;
-			autoindex off;
 EOF
-		if have_nginx_dav_ext; then
-			echo "			dav_ext_methods PROPFIND OPTIONS LOCK UNLOCK;"
-			echo "			dav_ext_lock zone=tkvm_locks;"
-		fi
+		nginx_dav_directives
+		cat <<EOF
+		}
+		location /private/ {
+			auth_basic "tkvm tests";
+			auth_basic_user_file $nc_dir/conf/htpasswd;
+EOF
+		nginx_dav_directives
 		cat <<EOF
 		}
 		location /error500/ { return 500; }
