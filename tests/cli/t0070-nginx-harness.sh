@@ -6,17 +6,9 @@
 # guard writes and a lock expires after the zone's timeout, and the /error500/ and /garbage/
 # locations fail as intended. Skipped when nginx is not installed.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$ROOT/tests/lib/tap.sh"
-serve_given_tmp=${TMP:-}
-. "$ROOT/tests/cli/common.sh"
-. "$ROOT/tests/cli/serve_common.sh"
-. "$ROOT/tests/lib/nginx.sh"
-
+. "$ROOT/tests/cli/nginx_common.sh"
+nginx_require
 unset NGINX_LOCK_TIMEOUT NGINX_EXTRA_CONF
-if ! have_nginx; then
-	echo "skip - $(basename "$0"): $NGINX_BIN is not installed (apt-get install nginx libnginx-mod-http-dav-ext)"
-	exit 0
-fi
 
 # etag_of URL / last_modified_of URL: the header of a HEAD request, CR removed.
 etag_of() { hc -I "$1" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p'; }

@@ -5,15 +5,8 @@
 # entry, a publisher killed with -9 in the middle of the library's upload leaving the old library
 # or the new one (never a torn one), and clear errors from a server answering 500 or not at all.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$ROOT/tests/lib/tap.sh"
-serve_given_tmp=${TMP:-}
-. "$ROOT/tests/cli/common.sh"
-. "$ROOT/tests/cli/serve_common.sh"
-. "$ROOT/tests/lib/nginx.sh"
-if ! have_nginx || ! have_nginx_dav_ext; then
-	echo "skip - $(basename "$0"): nginx with the dav_ext module is not installed (apt-get install nginx libnginx-mod-http-dav-ext)"
-	exit 0
-fi
+. "$ROOT/tests/cli/nginx_common.sh"
+nginx_require dav_ext
 NGINX_LOCK_TIMEOUT=4s
 nginx_start "$TMP/nginx" || exit 1
 export TKVM_KEY_DIR="$TMP/keys"

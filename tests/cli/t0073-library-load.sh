@@ -7,16 +7,9 @@
 # programs load. Hand-made `tar -cJf` archives and raw ELFs load too. Broken libraries (404,
 # 500, garbage, trailing commas) stop the server with a clear error.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$ROOT/tests/lib/tap.sh"
-serve_given_tmp=${TMP:-}
-. "$ROOT/tests/cli/common.sh"
-. "$ROOT/tests/cli/serve_common.sh"
-. "$ROOT/tests/lib/nginx.sh"
+. "$ROOT/tests/cli/nginx_common.sh"
+nginx_require
 export XDG_CACHE_HOME="$TMP/xdg-cache"
-if ! have_nginx; then
-	echo "skip - $(basename "$0"): nginx is not installed (apt-get install nginx)"
-	exit 0
-fi
 nginx_start "$TMP/nginx" || exit 1
 G=$GUESTS/glibc
 M=$GUESTS/musl

@@ -5,19 +5,8 @@
 # --library and run --library work; not trusted: each command stops with one line saying the
 # certificate is not trusted and how to trust it, and nothing is written anywhere.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$ROOT/tests/lib/tap.sh"
-serve_given_tmp=${TMP:-}
-. "$ROOT/tests/cli/common.sh"
-. "$ROOT/tests/cli/serve_common.sh"
-. "$ROOT/tests/lib/nginx.sh"
-if ! have_nginx || ! have_nginx_dav_ext; then
-	echo "skip - $(basename "$0"): nginx with the dav_ext module is not installed (apt-get install nginx libnginx-mod-http-dav-ext)"
-	exit 0
-fi
-if ! command -v openssl >/dev/null; then
-	echo "skip - $(basename "$0"): openssl is not installed (apt-get install openssl)"
-	exit 0
-fi
+. "$ROOT/tests/cli/nginx_common.sh"
+nginx_require dav_ext openssl
 unset CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR
 NGINX_TLS=1
 nginx_start "$TMP/nginx" || exit 1
