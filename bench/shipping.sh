@@ -2,7 +2,7 @@
 # bench/shipping.sh: wall time of the shipping commands (issue 5) on this machine, each the best
 # and the median of N runs (default 5): pack, sign, verify, and tkvm run --library from a real
 # nginx on loopback (tests/lib/nginx.sh) over http and https, fetched into an empty cache and with
-# the cache kept (If-Modified-Since -> 304), next to running the local ELF. Needs nginx,
+# the cache kept (If-Modified-Since -> 304), signatures checked, next to running the local ELF. Needs nginx,
 # libnginx-mod-http-dav-ext and openssl (make deps installs them).
 # Usage: sh bench/shipping.sh [N]    (from the repository, after make)
 N=${1:-5}
@@ -16,8 +16,8 @@ serve_given_tmp=""
 have_nginx && have_nginx_dav_ext && command -v openssl >/dev/null ||
 	{ echo "bench/shipping.sh: needs nginx, libnginx-mod-http-dav-ext and openssl"; exit 1; }
 
-# times LABEL COMMAND...: runs COMMAND N times (output dropped, must succeed), prints best/median.
-times() {
+# measure LABEL COMMAND...: runs COMMAND N times (output dropped, must succeed), prints best/median.
+measure() {
 	label=$1; shift
 	: >"$TMP/times"
 	i=0
@@ -39,10 +39,10 @@ export TKVM_KEY_DIR="$TMP/keys"
 cd "$TMP/hello" || exit 1
 echo "| command ($N runs) | best | median |"
 echo "|---|---|---|"
-BEFORE='touch build/hello' times "tkvm pack (xz level 6, one thread)" "$TKVM" pack
-times "tkvm sign (unencrypted key)" "$TKVM" sign build/hello.tar.xz
-times "tkvm verify" "$TKVM" verify build/hello.tar.xz
-times "tkvm run build/hello GET / (the local ELF)" "$TKVM" run build/hello GET /
+measure "tkvm pack (xz level 6, one thread)" "$TKVM" pack
+measure "tkvm sign (unencrypted key)" "$TKVM" sign build/hello.tar.xz
+measure "tkvm verify" "$TKVM" verify build/hello.tar.xz
+measure "tkvm run build/hello GET / (the local ELF)" "$TKVM" run build/hello GET /
 
 for scheme in http https; do
 	NGINX_TLS=""
@@ -53,10 +53,10 @@ for scheme in http https; do
 	L=$NGINX_URL/programs/library.json
 	# The library's sha256 would skip the request altogether; without it, If-Modified-Since.
 	sed -i '/"sha256"/d' "$NGINX_ROOT/programs/library.json"
-	BEFORE='rm -rf "$TMP/cache"' times "run --library $scheme://…: fetched, unpacked, checked" \
-		"$TKVM" run --cache "$TMP/cache" --library "$L" hello GET /
-	times "run --library $scheme://…: cache kept (304 Not Modified)" \
-		"$TKVM" run --cache "$TMP/cache" --library "$L" hello GET /
+	BEFORE='rm -rf "$TMP/cache"' measure "run --library $scheme://...: fetched, unpacked, checked" \
+		"$TKVM" run --cache "$TMP/cache" --trusted-key "$TKVM_KEY_DIR/tkvm.pub" --library "$L" hello GET /
+	measure "run --library $scheme://...: cache kept (304 Not Modified)" \
+		"$TKVM" run --cache "$TMP/cache" --trusted-key "$TKVM_KEY_DIR/tkvm.pub" --library "$L" hello GET /
 	nginx_stop
 	unset CURL_CA_BUNDLE
 done

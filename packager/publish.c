@@ -197,7 +197,8 @@ static int publish_directory(const struct publish_options *o, const char *base, 
 		return tkvm_error_set(err, -EINVAL, "%s: not a usable file:// URL", base);
 	struct stat st;
 	if (stat(directory, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		int rc = tkvm_error_set(err, -ENOENT, "%s: no such directory", directory);
+		int rc = tkvm_error_set(err, -ENOENT, "%s: no such directory (create it first: mkdir -p %s)", directory,
+					directory);
 		free(directory);
 		return rc;
 	}
