@@ -40,7 +40,8 @@ struct transfer_response {
 	time_t last_modified; /* Last-Modified (file:// : mtime), -1 when unknown */
 };
 
-/* Call once before threads start (curl_global_init). */
+/* Sets up libcurl and the connection cache transfers share; safe to call
+ * more than once and from any thread (transfer_perform calls it too). */
 void transfer_global_init(void);
 
 /* Performs the request. Returns 0 when an answer came (any status), or a
