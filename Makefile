@@ -22,7 +22,7 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -I. -D_GNU_SOURCE -MMD -MP
 LIBS    := -lcjson -lmicrohttpd -lcurl -lsodium -larchive -ldw -lelf -lm -lpthread -lrt
 
 # Debian packages the build and the tests need (installed by `make deps`).
-DEB_PACKAGES := gcc g++ make musl-tools libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libsodium-dev libarchive-dev libdw-dev libelf-dev minisign nginx libnginx-mod-http-dav-ext openssl
+DEB_PACKAGES := gcc g++ make musl-tools libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libsodium-dev libarchive-dev libdw-dev libelf-dev minisign nginx libnginx-mod-http-dav-ext openssl apache2
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 RUNNER_SRC   := $(wildcard runner/*.c)

@@ -271,6 +271,34 @@ static int expect_success(const char *method, const char *url, const struct tran
 	return tkvm_error_set(err, -EIO, "%s %s: %s%s", method, url, status, hint);
 }
 
+/* MKCOL for base and each missing parent, top down, as mkdir -p does (a
+ * WebDAV server makes one level at a time: 409 for a missing parent). 405
+ * means the collection is already there; the PUT that follows reports
+ * anything else. */
+static int make_collections(const char *base, struct tkvm_error *err)
+{
+	const char *path = strstr(base, "://");
+	path = path ? strchr(path + 3, '/') : NULL;
+	if (!path)
+		return 0;
+	char *prefix = strdup(base);
+	if (!prefix)
+		return tkvm_error_set(err, -ENOMEM, "out of memory");
+	int rc = 0;
+	for (const char *slash = strchr(path + 1, '/'); slash && rc == 0; slash = strchr(slash + 1, '/')) {
+		size_t length = (size_t)(slash - base) + 1;
+		memcpy(prefix, base, length);
+		prefix[length] = 0;
+		struct transfer_request mkcol = {.method = "MKCOL", .url = prefix, .timeout_seconds = 30};
+		struct transfer_response response;
+		rc = transfer_perform(&mkcol, &response, err);
+		if (rc == 0)
+			transfer_response_free(&response);
+	}
+	free(prefix);
+	return rc;
+}
+
 static int put_file(const struct publish_options *o, const char *base, const struct publish_file *file, bool progress,
 		    struct tkvm_error *err)
 {
@@ -290,11 +318,9 @@ static int put_file(const struct publish_options *o, const char *base, const str
 	struct transfer_response response;
 	int rc = transfer_perform(&request, &response, err);
 	if (rc == 0 && response.status == 409) {
-		/* The directory does not exist (nginx without create_full_put_path). */
+		/* The directory does not exist (Apache, nginx without create_full_put_path). */
 		transfer_response_free(&response);
-		struct transfer_request mkcol = {.method = "MKCOL", .url = base, .timeout_seconds = 30};
-		rc = transfer_perform(&mkcol, &response, err);
-		transfer_response_free(&response);
+		rc = make_collections(base, err);
 		if (rc == 0)
 			rc = transfer_perform(&request, &response, err);
 	}
@@ -341,7 +367,9 @@ static int lock_library(const char *url, char **token, struct tkvm_error *err)
 			return 0;
 		}
 		transfer_response_free(&response);
-		if (status == 405 || status == 501 || (status >= 200 && status < 300))
+		/* Class 2 in OPTIONS but no lock for us (not offered here, or forbidden
+		 * to this client): the conditional PUT and the read-back remain. */
+		if (status == 403 || status == 405 || status == 501 || (status >= 200 && status < 300))
 			return 1;
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -369,6 +397,24 @@ static void unlock_library(const char *url, const char *token)
 		transfer_response_free(&response); /* a lost UNLOCK only lets the lock time out */
 }
 
+/* Whether a DAV header ("1, 2, <http://apache.org/dav/propset/fs/1>")
+ * lists compliance class name, as a whole item. */
+static bool dav_lists_class(const char *dav, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = dav; *p;) {
+		p += strspn(p, " \t,");
+		size_t item = strcspn(p, ",");
+		size_t end = item;
+		while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+			end--;
+		if (end == n && strncmp(p, name, n) == 0)
+			return true;
+		p += item;
+	}
+	return false;
+}
+
 static bool server_locks(const char *base)
 {
 	struct transfer_request request = {.method = "OPTIONS", .url = base, .timeout_seconds = 30};
@@ -376,7 +422,7 @@ static bool server_locks(const char *base)
 	struct tkvm_error ignored = {0};
 	if (transfer_perform(&request, &response, &ignored) < 0)
 		return false;
-	bool class2 = response.dav && strchr(response.dav, '2');
+	bool class2 = response.dav && dav_lists_class(response.dav, "2");
 	transfer_response_free(&response);
 	return class2;
 }
@@ -401,8 +447,28 @@ static bool library_has(const char *url, const struct publish_options *o, const 
 	return found;
 }
 
+/* A weak ETag (W/"...") never satisfies If-Match, which compares strongly.
+ * Apache gives one for a file changed within the last second (its mtime
+ * could still change unseen), a strong one afterwards. */
+static bool etag_is_weak(const char *etag) { return etag && strncmp(etag, "W/", 2) == 0; }
+
+/* For tests only: TKVM_TEST_PUBLISH_HOOK is a shell command run between
+ * reading the library and writing it back, where another publisher's write
+ * would land (tests/cli/t0075-publish-apache.sh uses it to make that race
+ * happen every time). */
+static void run_test_hook(const char *url)
+{
+	const char *hook = getenv("TKVM_TEST_PUBLISH_HOOK");
+	if (!hook || !*hook)
+		return;
+	if (setenv("TKVM_LIBRARY_URL", url, 1) == 0 && system(hook) != 0)
+		fprintf(stderr, "tkvm: TKVM_TEST_PUBLISH_HOOK failed\n");
+}
+
 /* One read-modify-write of the library. Returns 0 when written, 1 when
- * someone else wrote in between (412/423: read again), or an error. */
+ * someone else wrote in between (412/423: read again), 2 when the library
+ * changed too recently for a conditional write (a weak ETag, no lock: read
+ * again in a second), or an error. */
 static int library_round(const struct publish_options *o, const char *url, const char *uri, const char *token,
 			 struct publish_result *r, struct tkvm_error *err)
 {
@@ -418,6 +484,10 @@ static int library_round(const struct publish_options *o, const char *url, const
 		return rc;
 	}
 	bool exists = current.status == 200;
+	if (exists && !token && etag_is_weak(current.etag) && !o->dry_run) {
+		transfer_response_free(&current);
+		return 2;
+	}
 	/* nginx's LOCK creates an empty file where there was none. */
 	r->library_created = !exists || strspn((const char *)current.body, " \t\r\n") == current.body_size;
 	char *new_text = NULL;
@@ -425,17 +495,21 @@ static int library_round(const struct publish_options *o, const char *url, const
 	rc = edit_library(o, exists ? (const char *)current.body : "", exists ? current.body_size : 0, url, uri, &new_text,
 			  &new_length, r, err);
 	if (rc == 0 && !o->dry_run) {
+		run_test_hook(url);
+		/* The lock keeps other tkvm publishers out; If-Match (strong ETags
+		 * only) also stops writers that ignore locks, where servers honour it. */
 		char condition[600], if_header[700];
-		if (exists && current.etag)
+		const char *headers[4] = {"Content-Type: application/json", NULL, NULL, NULL};
+		size_t count = 1;
+		if (exists && current.etag && !etag_is_weak(current.etag)) {
 			snprintf(condition, sizeof condition, "If-Match: %s", current.etag);
-		else if (exists)
-			snprintf(condition, sizeof condition, "X-Tkvm-Unconditional: no ETag");
-		else
-			snprintf(condition, sizeof condition, "If-None-Match: *");
-		const char *headers[4] = {condition, "Content-Type: application/json", NULL, NULL};
+			headers[count++] = condition;
+		} else if (!exists) {
+			headers[count++] = "If-None-Match: *";
+		}
 		if (token) {
 			snprintf(if_header, sizeof if_header, "If: (<%s>)", token);
-			headers[2] = if_header;
+			headers[count++] = if_header;
 		}
 		struct transfer_request put = {
 			.method = "PUT", .url = url, .body = (const uint8_t *)new_text, .body_size = new_length,
@@ -489,14 +563,19 @@ static int publish_http(const struct publish_options *o, const char *base, struc
 		free(token);
 		if (rc == 0 && !o->dry_run && !library_has(url, o, uri))
 			rc = 1; /* overwritten by a publisher that ignored our lock and condition: again */
-		if (rc != 1)
+		if (rc != 1 && rc != 2)
 			break;
 		if (round >= MAX_ROUNDS) {
 			rc = tkvm_error_set(err, -EAGAIN, "%s: still changing under us after %d attempts; try again", url, round);
 			break;
 		}
-		say(o, "%s changed while we wrote it: reading it again (attempt %d)", url, round + 1);
-		unsigned ms = 20u + (unsigned)(rand() % 100) * (unsigned)round;
+		if (rc == 2)
+			say(o, "%s changed within the last second (weak ETag) and the server has no lock for us: "
+			       "reading it again in a second (attempt %d)",
+			    url, round + 1);
+		else
+			say(o, "%s changed while we wrote it: reading it again (attempt %d)", url, round + 1);
+		unsigned ms = rc == 2 ? 1000u + (unsigned)(rand() % 100) : 20u + (unsigned)(rand() % 100) * (unsigned)round;
 		struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000L};
 		nanosleep(&pause, NULL);
 		rc = 0;

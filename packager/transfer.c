@@ -78,8 +78,23 @@ static size_t on_header(char *data, size_t size, size_t count, void *context)
 {
 	struct transfer_response *response = context;
 	size_t length = size * count;
+	if (length >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		free(response->dav); /* a new answer (after a redirect or 100 Continue) */
+		response->dav = NULL;
+	}
 	keep(&response->etag, header_value(data, length, "ETag"));
-	keep(&response->dav, header_value(data, length, "DAV"));
+	/* DAV may come in several headers (Apache: "DAV: 1,2" then "DAV: <http://apache.org/dav/propset/fs/1>"):
+	 * one list, as HTTP joins repeated headers. */
+	char *dav = header_value(data, length, "DAV");
+	if (dav && response->dav) {
+		size_t joined_size = strlen(response->dav) + 2 + strlen(dav) + 1;
+		char *joined = malloc(joined_size);
+		if (joined)
+			snprintf(joined, joined_size, "%s, %s", response->dav, dav);
+		free(dav);
+		dav = joined;
+	}
+	keep(&response->dav, dav);
 	char *token = header_value(data, length, "Lock-Token");
 	if (token) {
 		size_t n = strlen(token);
