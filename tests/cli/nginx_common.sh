@@ -4,6 +4,8 @@
 #	ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 #	. "$ROOT/tests/cli/nginx_common.sh"
 #	nginx_require dav_ext openssl      # skips the whole test (exit 0) when one is missing
+#	new_projects alpha beta            # built projects in $TMP/projects/
+#	valid_library FILE alpha beta      # a check: the library has those members
 serve_given_tmp=${TMP:-}
 . "$ROOT/tests/lib/tap.sh"
 . "$ROOT/tests/cli/common.sh"
@@ -25,4 +27,28 @@ nginx_require() {
 	[ -z "$nr_missing" ] && return 0
 	echo "skip - $(basename "$0"): not installed:$nr_missing (apt-get install$nr_missing)"
 	exit 0
+}
+
+# valid_library FILE NAME...: FILE is a library JSON object (comments allowed) whose members
+# include every NAME.
+valid_library() {
+	python3 - "$@" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+text = re.sub(r'^\s*//.*$|/\*.*?\*/', '', text, flags=re.M)
+lib = json.loads(text)
+missing = [n for n in sys.argv[2:] if n not in lib]
+if missing:
+    print("missing:", missing, "members:", list(lib)); sys.exit(1)
+PY
+}
+
+# new_projects NAME...: tkvm new + tkvm build of each in $TMP/projects/NAME; exits the test with a
+# "not ok" line when one fails.
+new_projects() {
+	mkdir -p "$TMP/projects"
+	for np_name in "$@"; do
+		(cd "$TMP/projects" && "$TKVM" new "$np_name" >/dev/null && cd "$np_name" && "$TKVM" build >/dev/null 2>&1) ||
+			{ echo "not ok - tkvm new/build $np_name"; exit 1; }
+	done
 }

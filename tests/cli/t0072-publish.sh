@@ -14,25 +14,7 @@ export TKVM_KEY_DIR="$TMP/keys"
 U=$NGINX_URL/programs
 LIB=$NGINX_ROOT/programs/library.json
 
-# valid_library FILE NAME...: FILE is a JSON object (comments allowed) whose members include NAMEs.
-valid_library() {
-	python3 - "$@" <<'PY'
-import json, re, sys
-text = open(sys.argv[1]).read()
-text = re.sub(r'^\s*//.*$|/\*.*?\*/', '', text, flags=re.M)
-lib = json.loads(text)
-missing = [n for n in sys.argv[2:] if n not in lib]
-if missing:
-    print("missing:", missing, "members:", list(lib)); sys.exit(1)
-PY
-}
-
-# Two projects; their builds happen once here.
-mkdir -p "$TMP/projects"
-for name in alpha beta; do
-	(cd "$TMP/projects" && "$TKVM" new "$name" >/dev/null && cd "$name" && "$TKVM" build >/dev/null 2>&1) ||
-		{ echo "not ok - tkvm new/build $name"; exit 1; }
-done
+new_projects alpha beta
 A=$TMP/projects/alpha
 B=$TMP/projects/beta
 

@@ -20,17 +20,6 @@ export TKVM_KEY_DIR="$TMP/keys"
 U=$APACHE_URL/programs
 N=$APACHE_URL/nolock/programs
 
-# has_members FILE NAME...: FILE is a JSON object whose members include every NAME.
-has_members() {
-	python3 - "$@" <<'PY'
-import json, sys
-lib = json.load(open(sys.argv[1]))
-missing = [n for n in sys.argv[2:] if n not in lib]
-if missing:
-    print("missing:", missing, "members:", list(lib)); sys.exit(1)
-PY
-}
-
 # What the tests below rely on, checked against this Apache.
 printf '{}\n' >"$TMP/v1.json"
 mkdir -p "$APACHE_ROOT/probe" && chown --reference="$APACHE_ROOT" "$APACHE_ROOT/probe"
@@ -40,11 +29,7 @@ check "... PUT with a stale If-Match: 412" http_is 412 '*' -H 'If-Match: "1-1"' 
 check "... PUT with If-None-Match: * on an existing file: 412" http_is 412 '*' -H 'If-None-Match: *' -T "$TMP/v1.json" "$APACHE_URL/probe/x.json"
 check "... LOCK under /nolock/: 403" http_is 403 '*' -X LOCK --data '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>' "$APACHE_URL/nolock/x.json"
 
-mkdir -p "$TMP/projects"
-for name in alpha beta; do
-	(cd "$TMP/projects" && "$TKVM" new "$name" >/dev/null && cd "$name" && "$TKVM" build >/dev/null 2>&1) ||
-		{ echo "not ok - tkvm new/build $name"; exit 1; }
-done
+new_projects alpha beta
 A=$TMP/projects/alpha
 B=$TMP/projects/beta
 
@@ -59,7 +44,7 @@ cd "$B" || exit 1
 tk publish -q "$U/"
 check "publish another right after (the library's ETag still weak): exit 0 at once" \
 	eval 'status_is 0 && ! grep -q "reading it again" "$TMP/tk.out"'
-check "... both entries" has_members "$APACHE_ROOT/programs/library.json" alpha beta
+check "... both entries" valid_library "$APACHE_ROOT/programs/library.json" alpha beta
 
 # Locks forbidden: the conditional PUT alone.
 cd "$A" || exit 1
@@ -74,7 +59,7 @@ check "... it waited for the weak ETag to become strong, and said so" \
 	out_has "changed within the last second \(weak ETag\) and the server has no lock for us: reading it again in a second"
 check "... then wrote with If-Match and the strong ETag" \
 	grep -Eq '"PUT /nolock/programs/library.json HTTP/1.1" 204 .*if_match="\\"[0-9a-f]+-[0-9a-f]+\\""' "$APACHE_ACCESS_LOG"
-check "... both entries" has_members "$APACHE_ROOT/nolock/programs/library.json" alpha beta
+check "... both entries" valid_library "$APACHE_ROOT/nolock/programs/library.json" alpha beta
 
 # The race, every time: someone writes the library between tkvm's read and its write (once).
 cat >"$TMP/hook.sh" <<EOF
@@ -119,5 +104,5 @@ for round in 1 2; do
 done
 check "two publishers at once without locks: every run exit 0" \
 	sh -c '! cat "$0"/p[ab].[12].rc | grep -qv "^0$" || { cat "$0"/p[ab].[12].out; exit 1; }' "$TMP"
-check "... every entry still there" has_members "$APACHE_ROOT/nolock/programs/library.json" intruder alpha beta
+check "... every entry still there" valid_library "$APACHE_ROOT/nolock/programs/library.json" intruder alpha beta
 exit $tap_failed

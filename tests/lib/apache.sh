@@ -100,14 +100,7 @@ apache_start() {
 		"$APACHE_BIN" -f "$APACHE_DIR/conf/httpd.conf" -DFOREGROUND </dev/null >"$APACHE_DIR/logs/stderr.log" 2>&1 &
 		APACHE_PID=$!
 		export APACHE_URL APACHE_ROOT APACHE_PID
-		as_i=0
-		while [ $as_i -lt 100 ]; do
-			as_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -X OPTIONS "$APACHE_URL/" 2>/dev/null)
-			[ "$as_code" = 200 ] && return 0
-			kill -0 "$APACHE_PID" 2>/dev/null || break
-			sleep 0.1
-			as_i=$((as_i + 1))
-		done
+		server_answers "$APACHE_PID" 200 -X OPTIONS "$APACHE_URL/" && return 0
 		as_try=$((as_try + 1))
 		if [ $as_try -lt 5 ] && grep -q 'Address already in use' "$APACHE_ERROR_LOG" "$APACHE_DIR/logs/stderr.log" 2>/dev/null; then
 			apache_stop

@@ -266,15 +266,7 @@ nginx_start() {
 			</dev/null >"$NGINX_DIR/logs/stderr.log" 2>&1 &
 		NGINX_PID=$!
 		export NGINX_URL NGINX_ROOT NGINX_PID NGINX_PORT NGINX_DIR
-		ns_i=0
-		while [ $ns_i -lt 100 ]; do
-			ns_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 ${NGINX_CA:+--cacert "$NGINX_CA"} \
-				"$NGINX_URL/error500/" 2>/dev/null)
-			[ "$ns_code" = 500 ] && return 0
-			kill -0 "$NGINX_PID" 2>/dev/null || break
-			sleep 0.1
-			ns_i=$((ns_i + 1))
-		done
+		server_answers "$NGINX_PID" 500 ${NGINX_CA:+--cacert "$NGINX_CA"} "$NGINX_URL/error500/" && return 0
 		ns_try=$((ns_try + 1))
 		# Someone took the port between nginx_port and the bind: another one.
 		if [ $ns_try -lt 5 ] && grep -q 'Address already in use' "$NGINX_ERROR_LOG" "$NGINX_DIR/logs/stderr.log" 2>/dev/null; then
@@ -288,6 +280,21 @@ nginx_start() {
 		fi
 		return 1
 	done
+}
+
+# server_answers PID STATUS CURL-ARGS...: waits up to 10 s for curl CURL-ARGS to get STATUS from the
+# server PID started; 1 when PID exits first or the time is up.
+server_answers() {
+	sa_pid=$1 sa_status=$2
+	shift 2
+	sa_i=0
+	while [ $sa_i -lt 100 ]; do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" 2>/dev/null)" = "$sa_status" ] && return 0
+		kill -0 "$sa_pid" 2>/dev/null || return 1
+		sleep 0.1
+		sa_i=$((sa_i + 1))
+	done
+	return 1
 }
 
 # nginx_stop: fast shutdown (TERM), KILL after 5 s, workers included. Safe when nothing runs.
