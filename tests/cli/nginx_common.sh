@@ -52,3 +52,13 @@ new_projects() {
 			{ echo "not ok - tkvm new/build $np_name"; exit 1; }
 	done
 }
+
+# publish_pair URL TAG: publishes $A and $B (project directories) to URL at the same time; each
+# one's output goes to $TMP/TAG[ab].out, its exit status to $TMP/TAG[ab].rc.
+publish_pair() {
+	(cd "$A" && "$TKVM" publish -q "$1" >"$TMP/$2a.out" 2>&1; echo $? >"$TMP/$2a.rc") &
+	pp_a=$!
+	(cd "$B" && "$TKVM" publish -q "$1" >"$TMP/$2b.out" 2>&1; echo $? >"$TMP/$2b.rc") &
+	pp_b=$!
+	wait $pp_a $pp_b
+}

@@ -63,26 +63,18 @@ check "publishing the same again reuses the signature (no key needed)" eval 'sta
 
 # Two publishers at once, three times each: every entry survives.
 for round in 1 2 3; do
-	(cd "$A" && "$TKVM" publish -q "$U/" >"$TMP/pa.$round" 2>&1; echo $? >"$TMP/pa.$round.rc") &
-	pa=$!
-	(cd "$B" && "$TKVM" publish -q "$U/" >"$TMP/pb.$round" 2>&1; echo $? >"$TMP/pb.$round.rc") &
-	pb=$!
-	wait $pa $pb
+	publish_pair "$U/" "p$round"
 done
-check "two publishers at once: every run exit 0" sh -c 'cat "$0"/p[ab].[123].rc | grep -qv "^0$" && { cat "$0"/p[ab].*; exit 1; } || exit 0' "$TMP"
+check "two publishers at once: every run exit 0" sh -c '[ "$(cat "$0"/p[123][ab].rc | grep -cx 0)" = 6 ] || { cat "$0"/p[123][ab].out; exit 1; }' "$TMP"
 check "... both entries and the others present" valid_library "$LIB" alpha beta other compute
 check "... comments still there" grep -q "keep these comments" "$LIB"
 
 # A directory (file://), two publishers at once.
 mkdir -p "$TMP/dir"
 for round in 1 2; do
-	(cd "$A" && "$TKVM" publish -q "file://$TMP/dir/" >"$TMP/fa.$round" 2>&1; echo $? >"$TMP/fa.$round.rc") &
-	fa=$!
-	(cd "$B" && "$TKVM" publish -q "file://$TMP/dir/" >"$TMP/fb.$round" 2>&1; echo $? >"$TMP/fb.$round.rc") &
-	fb=$!
-	wait $fa $fb
+	publish_pair "file://$TMP/dir/" "f$round"
 done
-check "file://: two publishers at once, both exit 0" sh -c '! cat "$0"/f[ab].[12].rc | grep -qv "^0$"' "$TMP"
+check "file://: two publishers at once, both exit 0" sh -c '[ "$(cat "$0"/f[12][ab].rc | grep -cx 0)" = 4 ] || { cat "$0"/f[12][ab].out; exit 1; }' "$TMP"
 check "... both entries present" valid_library "$TMP/dir/library.json" alpha beta
 check "... archive, signature, nothing half-written left" sh -c 'cd "$0" && ls | sort | tr "\n" " " | grep -qx "alpha.tar.xz alpha.tar.xz.minisig beta.tar.xz beta.tar.xz.minisig library.json library.json.lock "' "$TMP/dir"
 tk publish "file://$TMP/no-such-dir/"

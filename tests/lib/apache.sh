@@ -108,9 +108,7 @@ apache_start() {
 		fi
 		echo "not ok - apache_start: Apache does not answer on $APACHE_URL"
 		tap_failed=1
-		for as_log in "$APACHE_DIR/logs/stderr.log" "$APACHE_ERROR_LOG"; do
-			[ -s "$as_log" ] && tail -n 20 "$as_log" | sed "s|^|#   $(basename "$as_log"): |"
-		done
+		server_logs "$APACHE_DIR/logs/stderr.log" "$APACHE_ERROR_LOG"
 		apache_stop
 		return 1
 	done

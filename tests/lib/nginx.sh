@@ -217,13 +217,19 @@ nginx_tls() {
 	) >"$1/log" 2>&1
 }
 
+# server_logs FILE...: the last 20 lines of each non-empty FILE, as TAP comments.
+server_logs() {
+	for sl_log in "$@"; do
+		[ -s "$sl_log" ] && tail -n 20 "$sl_log" | sed "s|^|#   $(basename "$sl_log"): |"
+	done
+	return 0
+}
+
 # nginx_fail MESSAGE: a "not ok" line with nginx's logs; stops what is left of it.
 nginx_fail() {
 	echo "not ok - nginx_start: $1"
 	tap_failed=1
-	for nf_log in "$NGINX_DIR/logs/stderr.log" "$NGINX_DIR/logs/error.log"; do
-		[ -s "$nf_log" ] && tail -n 20 "$nf_log" | sed "s|^|#   $(basename "$nf_log"): |"
-	done
+	server_logs "$NGINX_DIR/logs/stderr.log" "$NGINX_DIR/logs/error.log"
 	nginx_stop
 	return 1
 }
