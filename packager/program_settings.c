@@ -241,17 +241,7 @@ static const char *describe(const cJSON *v, char *buf, size_t size)
 			snprintf(buf, size, "%s", shorter);
 		return buf;
 	}
-	if (cJSON_IsTrue(v))
-		return "true";
-	if (cJSON_IsFalse(v))
-		return "false";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	if (cJSON_IsObject(v))
-		return "an object";
-	return "nothing";
+	return json_text_kind(v); /* true, false, null, an array, an object */
 }
 
 /* Optimal string alignment distance (edits, with swaps of neighbours
